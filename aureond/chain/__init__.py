@@ -1,0 +1,1 @@
+"""The pure consensus core: no I/O, no clock reads, no randomness, no globals."""
