@@ -6,7 +6,7 @@
     ├── ConfigError                 bad configuration or network profile (names the field)
     ├── ChainError                  consensus-level problems (pure core)
     │   ├── EncodingError           bytes that do not decode (length, trailing data, ranges)
-    │   ├── HeaderRejected          a header broke a rule: height, field, reason
+    │   ├── HeaderRejectedError          a header broke a rule: height, field, reason
     │   └── ProofError              a merkle proof is malformed or does not verify
     ├── ProtocolError               the P2P wire protocol was broken
     │   ├── LocalProtocolError      we were asked to send something invalid
@@ -30,7 +30,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigError",
     "EncodingError",
-    "HeaderRejected",
+    "HeaderRejectedError",
     "LocalProtocolError",
     "ProofError",
     "ProtocolError",
@@ -63,7 +63,7 @@ class EncodingError(ChainError):
     """Bytes that do not decode: wrong length, trailing data, out-of-range values."""
 
 
-class HeaderRejected(ChainError):
+class HeaderRejectedError(ChainError):
     """A header broke a consensus rule.
 
     ``height`` is where the header would sit, ``field`` the header field (or rule) at

@@ -1,0 +1,5 @@
+import sys
+
+from aureond.cli import main
+
+sys.exit(main())
