@@ -6,7 +6,8 @@
     ├── ConfigError                 bad configuration or network profile (names the field)
     ├── ChainError                  consensus-level problems (pure core)
     │   ├── EncodingError           bytes that do not decode (length, trailing data, ranges)
-    │   ├── HeaderRejectedError          a header broke a rule: height, field, reason
+    │   ├── HeaderRejectedError     a header broke a rule: height, field, reason
+    │   ├── UnconnectedHeadersError headers whose parent is unknown (not a violation)
     │   └── ProofError              a merkle proof is malformed or does not verify
     ├── ProtocolError               the P2P wire protocol was broken
     │   ├── LocalProtocolError      we were asked to send something invalid
@@ -39,6 +40,7 @@ __all__ = [
     "ResilienceError",
     "RetryExhaustedError",
     "StoreError",
+    "UnconnectedHeadersError",
 ]
 
 
@@ -146,3 +148,15 @@ class ApiError(AureonError):
         self.code = code
         self.message = message
         super().__init__(f"{status} {code}: {message}")
+
+
+class UnconnectedHeadersError(ChainError):
+    """Headers whose parent is unknown (or already pruned); ask the peer for a locator.
+
+    Not a rule violation: a peer may announce a header we have no parent for yet.
+    """
+
+    def __init__(self, prev_hash: bytes) -> None:
+        self.prev_hash = prev_hash
+        super().__init__(
+            f"headers do not connect: parent {prev_hash[::-1].hex()} is unknown")

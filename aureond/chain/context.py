@@ -1,0 +1,102 @@
+"""The constant-size context a header is validated against.
+
+Everything a contextual rule needs from the ancestors of a new header fits in one small
+frozen value, advanced header by header:
+
+* the tip (height, hash, time, bits, cumulative work);
+* the timestamps of the last 11 headers (median-time-past);
+* the time and bits of the first header of the current retarget period (the retarget
+  and BIP94 base);
+* the "walk-back" bits: the bits of the latest header that is at a period boundary or
+  is not a minimum-difficulty header (testnet3/testnet4 20-minute rule).
+
+A validation run that starts after genesis starts from a trusted *anchor*. For
+networks that retarget, the anchor must sit at a period boundary (height divisible by
+the interval), where the period's first header is the anchor itself; its
+median-time-past window then holds only the timestamps that are known (the anchor's,
+plus any earlier ones given), exactly as near genesis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aureond.chain.header import BlockHeader
+from aureond.chain.params import NetworkParams
+from aureond.chain.target import work_from_bits
+from aureond.errors import ConfigError
+
+__all__ = ["MTP_WINDOW", "ChainContext", "anchor_context", "genesis_context"]
+
+MTP_WINDOW = 11
+
+
+@dataclass(frozen=True, slots=True)
+class ChainContext:
+    height: int
+    hash: bytes
+    time: int
+    bits: int
+    chainwork: int
+    recent_times: tuple[int, ...]
+    period_first_time: int
+    period_first_bits: int
+    walk_bits: int
+
+    def median_time_past(self) -> int:
+        ordered = sorted(self.recent_times)
+        return ordered[len(ordered) // 2]
+
+    def advance(self, params: NetworkParams, header: BlockHeader, work: int) -> ChainContext:
+        """The context after ``header`` (already validated) is appended."""
+        height = self.height + 1
+        at_boundary = height % params.retarget_interval == 0
+        walk = (header.bits if at_boundary or header.bits != params.pow_limit_bits
+                else self.walk_bits)
+        return ChainContext(
+            height=height,
+            hash=header.hash,
+            time=header.time,
+            bits=header.bits,
+            chainwork=self.chainwork + work,
+            recent_times=(*self.recent_times, header.time)[-MTP_WINDOW:],
+            period_first_time=header.time if at_boundary else self.period_first_time,
+            period_first_bits=header.bits if at_boundary else self.period_first_bits,
+            walk_bits=walk,
+        )
+
+
+def genesis_context(params: NetworkParams) -> ChainContext:
+    g = params.genesis
+    return ChainContext(0, g.hash, g.time, g.bits, work_from_bits(g.bits), (g.time,),
+                        g.time, g.bits, g.bits)
+
+
+def anchor_context(params: NetworkParams, anchor: BlockHeader, height: int,
+                   chainwork: int | None = None,
+                   earlier_times: tuple[int, ...] = ()) -> ChainContext:
+    """A context starting at a trusted header ``anchor`` at ``height``.
+
+    ``chainwork`` is the total work up to and including the anchor when known (0 counts
+    only work from the anchor on). ``earlier_times`` are the timestamps of up to 10
+    headers before the anchor, oldest first, for a complete median-time-past window.
+    """
+    if height == 0:
+        if anchor.hash != params.genesis_hash:
+            raise ConfigError("anchor", f"height 0 must be the {params.name} genesis")
+        return genesis_context(params)
+    if height < 0:
+        raise ConfigError("anchor_height", "must not be negative")
+    if not params.no_retargeting and height % params.retarget_interval:
+        raise ConfigError(
+            "anchor_height",
+            f"{height} is not a retarget boundary of {params.name}; an anchor must be at "
+            f"a multiple of {params.retarget_interval} so the next retarget can be checked")
+    cp = params.checkpoint_map.get(height)
+    if cp is not None and cp != anchor.hash:
+        raise ConfigError("anchor", f"does not match the {params.name} checkpoint at "
+                          f"height {height}")
+    work = work_from_bits(anchor.bits) if chainwork is None else chainwork
+    times = (*earlier_times[-(MTP_WINDOW - 1):], anchor.time)
+    return ChainContext(height, anchor.hash, anchor.time, anchor.bits, work, times,
+                        anchor.time, anchor.bits, anchor.bits)

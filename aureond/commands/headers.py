@@ -1,0 +1,116 @@
+"""``aureond headers verify``: check a file of raw headers offline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aureond.chain.batch import validate_batch
+from aureond.chain.context import anchor_context
+from aureond.chain.hashing import hash_to_display
+from aureond.chain.header import HEADER_SIZE, BlockHeader
+from aureond.chain.params import NetworkParams, get_network, network_names, params_from_toml
+from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail
+from aureond.errors import ConfigError, EncodingError, HeaderRejectedError
+
+__all__ = ["register"]
+
+CHUNK = 20_000  # headers validated per batch; progress is reported between batches
+
+
+def register(sub: Any) -> None:
+    headers = sub.add_parser("headers", help="work with raw header files")
+    hsub = headers.add_subparsers(dest="headers_command", metavar="ACTION", required=True)
+    verify = hsub.add_parser(
+        "verify", help="fully validate a file of raw concatenated 80-byte headers",
+        description="Validate every header of FILE (raw 80-byte headers, consecutive "
+                    "heights). The first header is the genesis, or a trusted anchor at "
+                    "--anchor-height. Prints one JSON line; exit 0 when all are valid, "
+                    "1 at the first invalid header, 2 when the input cannot be read.")
+    verify.add_argument("file", type=Path, metavar="FILE")
+    verify.add_argument("--network", required=True,
+                        help=f"one of {', '.join(network_names())}, or a profile name "
+                             "with --profile")
+    verify.add_argument("--profile", type=Path, help="a TOML network profile file")
+    verify.add_argument("--anchor-height", type=int, default=0, metavar="H",
+                        help="height of the first header (a trusted anchor); default 0")
+    verify.add_argument("--anchor-chainwork", metavar="HEX",
+                        help="total chain work up to and including the anchor")
+    verify.add_argument("--now", type=int, metavar="UNIX_TIME",
+                        help="the time to check the 2-hour future limit against "
+                             "(default: this machine's clock)")
+    verify.set_defaults(handler=_verify)
+
+
+def _network(args: argparse.Namespace) -> NetworkParams:
+    if args.profile is not None:
+        params = params_from_toml(args.profile.read_text(encoding="utf-8"))
+        if params.name != args.network:
+            raise ConfigError("network", f"the profile defines {params.name!r}, "
+                              f"not {args.network!r}")
+        return params
+    return get_network(args.network)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        params = _network(args)
+    except ConfigError as exc:
+        return fail(EXIT_MALFORMED, str(exc))
+    except OSError as exc:
+        return fail(EXIT_MALFORMED, f"cannot read profile: {exc}")
+    try:
+        blob = args.file.read_bytes()
+    except OSError as exc:
+        return fail(EXIT_MALFORMED, f"cannot read {args.file}: {exc.strerror or exc}")
+    if not blob or len(blob) % HEADER_SIZE:
+        return fail(EXIT_MALFORMED, f"{args.file} is {len(blob)} bytes; expected a "
+                    f"non-empty multiple of {HEADER_SIZE} (raw concatenated headers)")
+    now = args.now if args.now is not None else int(time.time())
+    try:
+        anchor_work = int(args.anchor_chainwork, 16) if args.anchor_chainwork else None
+        first = BlockHeader.parse(blob[:HEADER_SIZE])
+        ctx = anchor_context(params, first, args.anchor_height, anchor_work)
+    except (ValueError, EncodingError) as exc:
+        return fail(EXIT_MALFORMED, f"bad anchor: {exc}")
+    except ConfigError as exc:
+        return fail(EXIT_INVALID, str(exc), height=args.anchor_height,
+                    reason="bad-anchor")
+    body = blob[HEADER_SIZE:]
+    total = len(body) // HEADER_SIZE
+    show_progress = sys.stderr.isatty() and total > 5 * CHUNK
+    started = time.perf_counter()
+    done = 0
+    try:
+        for offset in range(0, len(body), CHUNK * HEADER_SIZE):
+            result = validate_batch(params, ctx, body[offset:offset + CHUNK * HEADER_SIZE],
+                                    now)
+            ctx = result.context
+            done += result.count
+            if show_progress:
+                sys.stderr.write(f"\rverified {done:,}/{total:,} headers "
+                                 f"({100 * done // total}%)")
+    except HeaderRejectedError as exc:
+        if show_progress:
+            sys.stderr.write("\n")
+        return fail(EXIT_INVALID, str(exc), height=exc.height, field=exc.field,
+                    reason=exc.reason, detail=exc.detail, valid_count=exc.height -
+                    args.anchor_height)
+    elapsed = time.perf_counter() - started
+    if show_progress:
+        sys.stderr.write("\n")
+    emit_json({
+        "ok": True,
+        "network": params.name,
+        "count": total + 1,
+        "first_height": args.anchor_height,
+        "tip_height": ctx.height,
+        "tip_hash": hash_to_display(ctx.hash),
+        "chainwork": f"{ctx.chainwork:064x}",
+        "chainwork_from": "genesis" if args.anchor_height == 0 or anchor_work else "anchor",
+        "seconds": round(elapsed, 6),
+    })
+    return EXIT_OK
