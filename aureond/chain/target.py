@@ -19,7 +19,11 @@ def decode_compact(bits: int) -> tuple[int, bool, bool]:
     """Decode like Bitcoin Core's ``SetCompact``: (value, negative, overflow)."""
     size = bits >> 24
     word = bits & 0x007FFFFF
-    value = word >> (8 * (3 - size)) if size <= 3 else word << (8 * (size - 3))
+    if size <= 3:
+        word >>= 8 * (3 - size)
+        value = word
+    else:
+        value = word << (8 * (size - 3))
     negative = word != 0 and (bits & 0x00800000) != 0
     overflow = word != 0 and (size > 34 or (word > 0xFF and size > 33)
                               or (word > 0xFFFF and size > 32))
