@@ -1,0 +1,224 @@
+"""The node's header chain: the in-memory header tree on top of the on-disk store.
+
+The tree (``aureond.chain.tree``) validates and does fork choice over a bounded window
+of recent headers; the store (``aureond.store``) keeps every header of the best chain
+on disk. ``HeaderChain.add`` validates a run of raw headers, and when the best tip
+moves it writes the change through to the store: a reorg truncates the store to the
+fork point, then the connected headers are appended. The store is always a prefix of
+the tree's best chain plus the tree's window; nothing unvalidated reaches it.
+
+On open, the tree is rebuilt from the stored tail: its root is the newest retarget
+boundary at least ``window`` headers below the stored tip (or the anchor), and the
+headers above the root are validated again, which also proves the stored tail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aureond.chain.context import MTP_WINDOW, ChainContext, anchor_context
+from aureond.chain.header import HEADER_SIZE, BlockHeader
+from aureond.chain.params import NetworkParams
+from aureond.chain.target import work_from_bits
+from aureond.chain.tree import AddResult, HeaderTree, TipChanged
+from aureond.clock import Clock
+from aureond.errors import ChainError, StoreError
+from aureond.store.headers import HeaderStore
+from aureond.store.policy import FsyncPolicy
+
+__all__ = ["Anchor", "HeaderChain"]
+
+DEFAULT_TREE_WINDOW = 2016 + 1024
+"""Heights kept in memory below the tip: one retarget period plus the reorg depth."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A trusted starting header (a checkpoint) and the chain work up to and including it."""
+
+    header: BlockHeader
+    height: int
+    chainwork: int
+
+
+class HeaderChain:
+    """Validated headers, most-work fork choice, and durable storage of the best chain."""
+
+    def __init__(self, params: NetworkParams, store: HeaderStore, tree: HeaderTree) -> None:
+        self.params = params
+        self.store = store
+        self._tree = tree
+
+    # --- opening ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, params: NetworkParams, directory: Path | str, *,
+             anchor: Anchor | None = None, fsync_policy: FsyncPolicy | None = None,
+             clock: Clock | None = None, now: int,
+             window: int = DEFAULT_TREE_WINDOW) -> HeaderChain:
+        """Open the store in ``directory`` (healing a torn tail) and rebuild the tree.
+
+        ``now`` is the adjusted network time used to re-validate the stored tail.
+        """
+        if anchor is None:
+            anchor = Anchor(params.genesis, 0, work_from_bits(params.genesis.bits))
+        anchor_context(params, anchor.header, anchor.height, anchor.chainwork)  # checks it
+        if fsync_policy is None:
+            fsync_policy = FsyncPolicy() if clock is not None else FsyncPolicy(
+                every_seconds=None)
+        store = HeaderStore.open(directory, network_id=params.name,
+                                 genesis_or_anchor=anchor.header,
+                                 anchor_height=anchor.height,
+                                 anchor_chainwork=anchor.chainwork,
+                                 fsync_policy=fsync_policy, clock=clock)
+        try:
+            tree = cls._rebuild_tree(params, store, anchor, now, window)
+        except BaseException:
+            store.close()
+            raise
+        return cls(params, store, tree)
+
+    @staticmethod
+    def _rebuild_tree(params: NetworkParams, store: HeaderStore, anchor: Anchor, now: int,
+                      window: int) -> HeaderTree:
+        interval = params.retarget_interval
+        tip = store.tip_height
+        root_height = max(anchor.height, tip - window)
+        if root_height > anchor.height and not params.no_retargeting:
+            root_height -= root_height % interval
+            root_height = max(root_height, anchor.height)
+        if root_height == anchor.height:
+            root_ctx = anchor_context(params, anchor.header, anchor.height, anchor.chainwork)
+            root_raw = anchor.header.serialize()
+        else:
+            root_ctx, root_raw = _stored_context(store, root_height)
+        tree = HeaderTree(params, root_ctx, root_raw,
+                          window=max(window, interval + MTP_WINDOW))
+        if tip > root_height:
+            raw = b"".join(_raw(store, h) for h in range(root_height + 1, tip + 1))
+            try:
+                tree.add(raw, now)
+            except ChainError as exc:
+                raise StoreError(
+                    f"the stored headers in {store.directory} do not validate as "
+                    f"{params.name} ({exc}); the directory belongs to another chain or "
+                    "was damaged: move it away and resync") from exc
+        return tree
+
+    # --- the tip ------------------------------------------------------------------
+
+    @property
+    def tip_height(self) -> int:
+        return self._tree.tip.height
+
+    @property
+    def tip_hash(self) -> bytes:
+        return self._tree.tip.hash
+
+    @property
+    def tip_chainwork(self) -> int:
+        return self._tree.tip.chainwork
+
+    @property
+    def tip_time(self) -> int:
+        return self._tree.tip.time
+
+    @property
+    def tip_context(self) -> ChainContext:
+        return self._tree.tip_context
+
+    @property
+    def tree(self) -> HeaderTree:
+        return self._tree
+
+    # --- queries ------------------------------------------------------------------
+
+    def contains(self, block_hash: bytes) -> bool:
+        return block_hash in self._tree or self.store.height_of(block_hash) is not None
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        """Height of ``block_hash`` on the best chain, or None (unknown or side branch)."""
+        node = self._tree.get(block_hash)
+        if node is not None:
+            return node.height if self._tree.on_best_chain(block_hash) else None
+        return self.store.height_of(block_hash)
+
+    def hash_at(self, height: int) -> bytes | None:
+        node = self._tree.best_at(height)
+        return node.hash if node is not None else self.store.hash_at(height)
+
+    def header_at(self, height: int) -> BlockHeader | None:
+        node = self._tree.best_at(height)
+        return node.header if node is not None else self.store.header_at(height)
+
+    def chainwork_at(self, height: int) -> int | None:
+        node = self._tree.best_at(height)
+        return node.chainwork if node is not None else self.store.chainwork_at(height)
+
+    def locator(self) -> list[bytes]:
+        """A ``getheaders`` locator: dense near the tip, doubling steps, ending at the anchor."""
+        heights: list[int] = []
+        height, step = self.tip_height, 1
+        base = self.store.anchor_height
+        while height > base:
+            heights.append(height)
+            if len(heights) >= 10:
+                step *= 2
+            height -= step
+        heights.append(base)
+        out: list[bytes] = []
+        for h in heights:
+            block_hash = self.hash_at(h)
+            if block_hash is not None:
+                out.append(block_hash)
+        return out
+
+    # --- changing -----------------------------------------------------------------
+
+    def add(self, raw_headers: bytes, now: int) -> AddResult:
+        """Validate connected raw headers and write a tip change through to the store.
+
+        Raises ``HeaderRejectedError``, ``UnconnectedHeadersError`` or
+        ``EncodingError`` (nothing changes), or ``StoreError`` (the disk failed; the
+        store heals on the next open).
+        """
+        result = self._tree.add(raw_headers, now)
+        if isinstance(result, TipChanged):
+            self._persist(result)
+        return result
+
+    def _persist(self, change: TipChanged) -> None:
+        if change.reverted:
+            self.store.truncate(change.fork_height)
+        elif self.store.tip_hash != change.connected[0].prev_hash:
+            # The store lags the tree only if an earlier write failed; re-align.
+            self.store.truncate(change.fork_height)
+        self.store.append([n.header for n in change.connected])
+
+    def flush(self) -> None:
+        self.store.flush()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _raw(store: HeaderStore, height: int) -> bytes:
+    raw = store.raw_at(height)
+    if raw is None or len(raw) != HEADER_SIZE:
+        raise StoreError(f"{store.directory}: header at height {height} is missing")
+    return raw
+
+
+def _stored_context(store: HeaderStore, height: int) -> tuple[ChainContext, bytes]:
+    """The context at a stored retarget boundary, from the store alone."""
+    root_raw = _raw(store, height)
+    root = BlockHeader.parse(root_raw)
+    chainwork = store.chainwork_at(height)
+    if chainwork is None:
+        raise StoreError(f"{store.directory}: chain work at height {height} is missing")
+    first = max(store.anchor_height, height - (MTP_WINDOW - 1))
+    times = tuple(BlockHeader.parse(_raw(store, h)).time for h in range(first, height + 1))
+    ctx = ChainContext(height, root.hash, root.time, root.bits, chainwork, times, root.time,
+                       root.bits, root.bits)
+    return ctx, root_raw

@@ -1,0 +1,1 @@
+"""Wiring and lifecycle: configuration, logging, the node, systemd notification."""

@@ -1,0 +1,194 @@
+"""Configuration: defaults, then ``config/aureond.toml``, then ``AUREOND_*`` environment
+variables, then command-line flags (each overrides the one before).
+
+Unknown keys and bad values fail start-up with the key named (``ConfigError``).
+Nested keys map to environment variables with a double underscore:
+``[http] listen`` is ``AUREOND_HTTP__LISTEN``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from aureond.errors import ConfigError
+
+__all__ = ["HttpConfig", "Settings", "load_settings", "parse_hostport"]
+
+DEFAULT_CONFIG = Path("/etc/aureond/aureond.toml")
+
+
+def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[v6]:PORT`` (or a bare host with ``default_port``)."""
+    text = text.strip()
+    host, sep, port_text = text.rpartition(":")
+    if text.startswith("[") and "]" in text:
+        end = text.index("]")
+        host, rest = text[1:end], text[end + 1:]
+        sep, port_text = (":", rest[1:]) if rest.startswith(":") else ("", "")
+    elif not sep or ":" in host:
+        host, port_text = text, ""
+    if not port_text:
+        if default_port is None:
+            raise ValueError(f"{text!r} needs a port (HOST:PORT)")
+        return host, default_port
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number") from None
+    if not host or not 0 < port < 65536:
+        raise ValueError(f"{text!r} is not HOST:PORT with a port in 1-65535")
+    return host, port
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpConfig(_Section):
+    listen: str = "127.0.0.1:8787"
+    """Where the HTTP API listens. Beyond loopback, ``token_file`` is required."""
+    token_file: Path | None = None
+    """A file holding the bearer token for state-changing requests."""
+    max_body_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
+    rate_per_second: float = Field(default=50.0, gt=0)
+    """Per-client request rate (token bucket refill)."""
+    rate_burst: int = Field(default=100, ge=1)
+    access_log: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_hostport(value)
+        return value
+
+
+class P2PConfig(_Section):
+    connect: list[str] = []
+    """Peers as HOST:PORT. When given, only these are used (no DNS seeds)."""
+    dns_seeds: bool = True
+    max_outbound: int = Field(default=8, ge=1, le=64)
+    ban_seconds: int = Field(default=24 * 3600, ge=1)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    handshake_timeout: float = Field(default=30.0, gt=0)
+    breaker_failures: int = Field(default=3, ge=1)
+    """Consecutive connection failures that open a peer's circuit breaker."""
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    messages_per_second: float = Field(default=200.0, gt=0)
+    """Per-peer token bucket for messages we send."""
+
+    @field_validator("connect")
+    @classmethod
+    def _connect(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parse_hostport(item)
+        return value
+
+
+class StoreConfig(_Section):
+    fsync_every_headers: int = Field(default=2000, ge=1)
+    fsync_every_seconds: float = Field(default=5.0, gt=0)
+
+
+class LogConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    """auto: console on a terminal, JSON lines otherwise (journald, files, pipes)."""
+
+
+class AnchorConfig(_Section):
+    height: int = Field(ge=0)
+    header: str
+    """The 80-byte header at ``height`` as hex (a checkpoint you trust)."""
+    chainwork: str
+    """Total chain work up to and including it, hex."""
+
+
+class Settings(BaseSettings):
+    """The effective configuration of ``aureond run``."""
+
+    model_config = SettingsConfigDict(env_prefix="AUREOND_", env_nested_delimiter="__",
+                                      extra="forbid", frozen=True)
+
+    network: str = "mainnet"
+    network_profile: Path | None = None
+    """A TOML network profile defining a network not built in."""
+    data_dir: Path = Path("/var/lib/aureond")
+    shutdown_timeout: float = Field(default=10.0, gt=0, le=300)
+    http: HttpConfig = HttpConfig()
+    p2p: P2PConfig = P2PConfig()
+    store: StoreConfig = StoreConfig()
+    log: LogConfig = LogConfig()
+    anchor: AnchorConfig | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The effective configuration as plain JSON types (no secrets inside)."""
+        data: dict[str, Any] = json.loads(self.model_dump_json())
+        return data
+
+
+def load_settings(config_file: Path | None = None,
+                  overrides: dict[str, Any] | None = None) -> Settings:
+    """Build the settings; ``ConfigError`` names the first bad key.
+
+    ``config_file`` None means ``$AUREOND_CONFIG``, else ``/etc/aureond/aureond.toml``
+    when it exists, else defaults and environment only. ``overrides`` are CLI flags
+    (nested sections as dicts).
+    """
+    path = config_file
+    if path is None and os.environ.get("AUREOND_CONFIG"):
+        path = Path(os.environ["AUREOND_CONFIG"])
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    if path is not None and not path.is_file():
+        raise ConfigError("config", f"{path} does not exist or is not a file")
+    cls: type[Settings] = Settings
+    if path is not None:
+        cls = type("FileSettings", (Settings,),
+                   {"model_config": SettingsConfigDict(**{**Settings.model_config,
+                                                          "toml_file": path})})
+    try:
+        return cls(**(overrides or {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "config"
+        raise ConfigError(key, _message(err)) from None
+    except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
+        raise ConfigError("config", f"{path}: {exc}") from None
+
+
+def _message(err: Any) -> str:
+    if err.get("type") == "extra_forbidden":
+        return "unknown key (check the spelling; `aureond config check` lists the keys)"
+    return str(err.get("msg", "invalid value"))
