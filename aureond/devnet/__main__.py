@@ -1,0 +1,5 @@
+import sys
+
+from aureond.devnet.demo import main
+
+sys.exit(main())
