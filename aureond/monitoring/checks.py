@@ -1,0 +1,128 @@
+"""The node's standard component checks, as pure functions and provider factories.
+
+The dashboard does not know the node: the service registers providers that read its
+state and call these functions, so the rules live here and are tested here.
+
+================================  ==========================================================
+key                               rule
+================================  ==========================================================
+``sync:blocksBehind``             pass when the tip is within ``max_behind`` (1) block of the
+                                  best peer height and not older than ``stale_after``; warn
+                                  while syncing or on a stale tip (initial sync is a state of
+                                  its own, not a failure); warn when no peer height is known
+``peers:connections``             fail with no connected peer, pass with at least ``minimum``
+                                  (1), warn in between
+``store:writable``                pass when the store is open and writable, else fail
+``errors:rate``                   :class:`~aureond.monitoring.health.ErrorRatePolicy` on the
+                                  windowed error rate
+``event_loop:lag``                pass below ``warn_at`` (0.1 s) recent max lag, warn from it,
+                                  fail from ``fail_at`` (1 s)
+================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from aureond.errors import ConfigError
+from aureond.monitoring.error_rate import ErrorRateTracker
+from aureond.monitoring.health import CheckProvider, ComponentCheck, ErrorRatePolicy, HealthStatus
+from aureond.monitoring.loop_lag import LoopLagMonitor
+
+__all__ = [
+    "DEFAULT_LAG_FAIL_AT",
+    "DEFAULT_LAG_WARN_AT",
+    "DEFAULT_STALE_AFTER",
+    "error_rate_provider",
+    "evaluate_error_rate",
+    "evaluate_loop_lag",
+    "evaluate_peers",
+    "evaluate_store",
+    "evaluate_sync",
+    "loop_lag_provider",
+]
+
+DEFAULT_STALE_AFTER = 2 * 60 * 60.0  # a tip older than 2 h is suspect on any PoW chain
+DEFAULT_LAG_WARN_AT = 0.1
+DEFAULT_LAG_FAIL_AT = 1.0
+
+
+def evaluate_sync(tip_height: int, best_peer_height: int | None, tip_age_seconds: float, *,
+                  max_behind: int = 1,
+                  stale_after: float = DEFAULT_STALE_AFTER) -> ComponentCheck:
+    """Sync state from our tip, the best height peers announced and the tip's age."""
+    if best_peer_height is None:
+        return ComponentCheck(HealthStatus.DEGRADED, None, "blocks",
+                              f"no peer has announced a height yet (tip {tip_height})")
+    behind = max(0, best_peer_height - tip_height)
+    if behind > max_behind:
+        return ComponentCheck(HealthStatus.DEGRADED, behind, "blocks",
+                              f"syncing: tip {tip_height}, best peer {best_peer_height}")
+    if tip_age_seconds > stale_after:
+        return ComponentCheck(HealthStatus.DEGRADED, behind, "blocks",
+                              f"stale tip: last header {tip_age_seconds:.0f} s old")
+    return ComponentCheck(HealthStatus.HEALTHY, behind, "blocks")
+
+
+def evaluate_peers(connected: int, *, minimum: int = 1) -> ComponentCheck:
+    """Peer connections: none is a failure, fewer than ``minimum`` a warning."""
+    if connected <= 0:
+        return ComponentCheck(HealthStatus.UNHEALTHY, 0, "connections",
+                              "no connected peer")
+    if connected < minimum:
+        return ComponentCheck(HealthStatus.DEGRADED, connected, "connections",
+                              f"{connected} connected peer(s), want at least {minimum}")
+    return ComponentCheck(HealthStatus.HEALTHY, connected, "connections")
+
+
+def evaluate_store(writable: bool, detail: str = "") -> ComponentCheck:
+    """The header store: open and writable, or failed with ``detail``."""
+    if writable:
+        return ComponentCheck(HealthStatus.HEALTHY, True, "boolean")
+    return ComponentCheck(HealthStatus.UNHEALTHY, False, "boolean",
+                          detail or "store is not writable")
+
+
+def evaluate_error_rate(error_rate: float, samples: int,
+                        policy: ErrorRatePolicy) -> ComponentCheck:
+    """The windowed error rate judged by ``policy``; observed value is the ratio."""
+    status = policy.classify(error_rate, samples)
+    output = ""
+    if status is not HealthStatus.HEALTHY:
+        output = f"{error_rate:.2%} of {samples} operations failed in the window"
+    return ComponentCheck(status, error_rate, "ratio", output)
+
+
+def error_rate_provider(tracker: ErrorRateTracker,
+                        policy: ErrorRatePolicy | None = None) -> CheckProvider:
+    """A provider for ``errors:rate`` reading ``tracker``'s window."""
+    chosen = policy or ErrorRatePolicy()
+
+    def provide() -> ComponentCheck:
+        window = tracker.window()
+        return evaluate_error_rate(window.error_rate, window.total, chosen)
+
+    return provide
+
+
+def evaluate_loop_lag(lag_seconds: float, *, warn_at: float = DEFAULT_LAG_WARN_AT,
+                      fail_at: float = DEFAULT_LAG_FAIL_AT) -> ComponentCheck:
+    """Event-loop lag: pass below ``warn_at``, warn from it, fail from ``fail_at``."""
+    if not 0 < warn_at <= fail_at:
+        raise ConfigError("warn_at", f"need 0 < warn_at <= fail_at, got {warn_at}, {fail_at}")
+    if lag_seconds >= fail_at:
+        return ComponentCheck(HealthStatus.UNHEALTHY, lag_seconds, "s",
+                              f"event loop {lag_seconds:.3f} s late (fail at {fail_at} s)")
+    if lag_seconds >= warn_at:
+        return ComponentCheck(HealthStatus.DEGRADED, lag_seconds, "s",
+                              f"event loop {lag_seconds:.3f} s late (warn at {warn_at} s)")
+    return ComponentCheck(HealthStatus.HEALTHY, lag_seconds, "s")
+
+
+def loop_lag_provider(monitor: LoopLagMonitor, *, warn_at: float = DEFAULT_LAG_WARN_AT,
+                      fail_at: float = DEFAULT_LAG_FAIL_AT) -> CheckProvider:
+    """A provider for ``event_loop:lag`` reading the monitor's recent maximum."""
+    evaluate_loop_lag(0.0, warn_at=warn_at, fail_at=fail_at)  # validate now, not per call
+
+    def provide() -> ComponentCheck:
+        return evaluate_loop_lag(monitor.recent_max, warn_at=warn_at, fail_at=fail_at)
+
+    return provide
