@@ -1,0 +1,493 @@
+"""The header store: a chain of validated headers on disk, from an anchor to the tip.
+
+Files in the data directory (see :mod:`~aureond.store.records`,
+:mod:`~aureond.store.hashindex`, :mod:`~aureond.store.meta`)::
+
+    meta.json     network, anchor, format (written atomically, before anything else)
+    headers.dat   80-byte headers, record i = height anchor + i
+    index.dat     64-byte (hash, cumulative chain work) per height
+    hashidx.dat   on-disk hash -> height table, with a durable watermark
+    LOCK          flock'd while a process has the store open
+
+Write order and the recovery invariant
+--------------------------------------
+``append`` writes ``headers.dat``, then ``index.dat``, then the hash table; ``flush``
+fsyncs them in that order and only then raises the hash table's watermark. Truncation
+goes the other way: lower the watermark (durably), forget the hashes, cut
+``index.dat``, cut ``headers.dat``, fsync. So at any crash point:
+
+* the valid chain is the longest prefix present in *both* files (the shorter wins; a
+  partial record is no record) whose tail records hash to their index entries, link to
+  their predecessor and carry the right cumulative work;
+* the hash table holds every height below its watermark; heights from the watermark
+  to the tip are re-inserted on open, and any stale slot is harmless because every hit
+  is confirmed against ``index.dat``.
+
+``open`` checks only the last ``tail_check`` records (at least twice the fsync batch),
+truncates every file to the last consistent height, re-inserts the table's tail,
+and records what it did in :attr:`HeaderStore.heal_report`. It never needs a manual
+delete; it refuses (``StoreError``) only a directory of another network, anchor or
+format, or one whose first record is not the anchor.
+
+The store checks structure, not consensus: the caller appends only validated headers.
+All methods are synchronous file I/O. Callers on an event loop run ``open``,
+``flush``, ``truncate`` and large ``append`` batches in a worker thread (one at a
+time: the store is not thread-safe) or keep batches small (one ``headers`` message).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from aureond.chain.header import BlockHeader
+from aureond.chain.target import work_from_bits
+from aureond.clock import Clock
+from aureond.errors import EncodingError, StoreError
+from aureond.store.cache import HeaderLRU, RecentWindow, WindowEntry
+from aureond.store.directory import claim_directory
+from aureond.store.hashindex import HASH_INDEX_FILE, HashIndex
+from aureond.store.heal import HealReport, repair_files
+from aureond.store.locator import locator_heights
+from aureond.store.meta import StoreMeta
+from aureond.store.policy import FsyncPolicy
+from aureond.store.records import (
+    HEADER_SIZE,
+    HEADERS_FILE,
+    INDEX_FILE,
+    INDEX_SIZE,
+    pack_index,
+    pread_full,
+    pwrite_full,
+    unpack_index,
+)
+
+__all__ = ["DEFAULT_TAIL_CHECK", "DEFAULT_WINDOW", "HeaderStore", "RETARGET_PERIOD"]
+
+RETARGET_PERIOD = 2016
+DEFAULT_WINDOW = RETARGET_PERIOD + 1024
+"""One retarget period plus a reorg margin."""
+DEFAULT_TAIL_CHECK = 4096
+DEFAULT_LRU = 1024
+_READ_CHUNK = 2000
+
+
+class HeaderStore:
+    """Headers from an anchor to the tip, on disk. Create with :meth:`open`."""
+
+    def __init__(self, directory: Path, meta: StoreMeta, anchor: BlockHeader,
+                 policy: FsyncPolicy, clock: Clock | None, window: int, lru: int,
+                 tail_check: int) -> None:
+        self.directory = directory
+        self.meta = meta
+        self._anchor = anchor
+        self._policy = policy
+        self._clock = clock
+        self._tail_check = tail_check
+        self._window = RecentWindow(window)
+        self._lru = HeaderLRU(lru)
+        self._work_cache: dict[int, int] = {}
+        self._lock_fd = -1
+        self._hfd = -1
+        self._ifd = -1
+        self._table: HashIndex | None = None
+        self._count = 0
+        self._tip_hash = anchor.hash
+        self._tip_work = meta.anchor_chainwork
+        self._pending = 0
+        self._last_sync = clock.monotonic() if clock is not None else 0.0
+        self.heal_report = HealReport(False, meta.anchor_height, (0, 0), (0, 0), 0, (), False, 0)
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str, *, network_id: str, genesis_or_anchor: BlockHeader,
+             anchor_height: int, anchor_chainwork: int,
+             fsync_policy: FsyncPolicy | None = None, clock: Clock | None = None,
+             window: int = DEFAULT_WINDOW, lru: int = DEFAULT_LRU,
+             tail_check: int = DEFAULT_TAIL_CHECK) -> HeaderStore:
+        """Open (creating if needed) the store in ``path`` and heal a torn tail.
+
+        ``anchor_chainwork`` is the cumulative work *including* the anchor header.
+        ``clock`` is required when the policy flushes on time; without a policy the
+        default is ``FsyncPolicy()`` with a clock, count-only without. The result's
+        :attr:`heal_report` says what was repaired.
+        """
+        if fsync_policy is not None:
+            policy = fsync_policy
+        else:
+            policy = FsyncPolicy() if clock is not None else FsyncPolicy(every_seconds=None)
+        if policy.every_seconds is not None and clock is None:
+            raise ValueError("an FsyncPolicy with every_seconds needs a clock")
+        if anchor_height < 0 or anchor_chainwork <= 0:
+            raise ValueError("anchor_height must be >= 0 and anchor_chainwork > 0")
+        if tail_check < 1:
+            raise ValueError("tail_check must be >= 1")
+        directory = Path(path)
+        wanted = StoreMeta(network_id, anchor_height, genesis_or_anchor.hash, anchor_chainwork)
+        depth = max(tail_check, 2 * (policy.every_n_headers or 0))
+        store = cls(directory, wanted, genesis_or_anchor, policy, clock, window, lru, depth)
+        try:
+            store._open_files()
+        except BaseException:
+            store._close_fds()
+            raise
+        return store
+
+    def _open_files(self) -> None:
+        directory = self.directory
+        self._lock_fd, created = claim_directory(directory, self.meta)
+        try:
+            self._hfd = os.open(directory / HEADERS_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            self._ifd = os.open(directory / INDEX_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            self._heal(created)
+        except OSError as exc:
+            raise StoreError(f"cannot open the header store in {directory}: {exc}") from exc
+
+    def _heal(self, created: bool) -> None:
+        repair = repair_files(
+            self._hfd, self._ifd, self._anchor.serialize(),
+            pack_index(self._anchor.hash, self.meta.anchor_chainwork),
+            self._tail_check, self.meta.anchor_height, self._work_of)
+        if repair.anchor_mismatch:
+            raise StoreError(f"{self.directory / HEADERS_FILE} does not start with the anchor "
+                             "header; the files were replaced or damaged: use a fresh "
+                             "--data-dir")
+        self._count = repair.records
+        rebuilt, replayed = self._open_table(repair.dropped_hashes, repair.records)
+        self._load_window()
+        fresh = created or repair.fresh
+        self.heal_report = HealReport(
+            created=fresh and not repair.reasons, tip_height=self.tip_height,
+            headers_bytes=repair.headers_bytes, index_bytes=repair.index_bytes,
+            dropped_headers=repair.dropped, reasons=repair.reasons,
+            hash_index_rebuilt=rebuilt and not fresh, hash_index_replayed=replayed)
+
+    def _read_index_hashes(self, start: int, stop: int) -> list[tuple[bytes, int]]:
+        blob = pread_full(self._ifd, max(0, stop - start) * INDEX_SIZE, start * INDEX_SIZE)
+        return [(unpack_index(blob, k * INDEX_SIZE)[0], start + k)
+                for k in range(len(blob) // INDEX_SIZE)]
+
+    def _open_table(self, dropped: list[tuple[bytes, int]], keep: int) -> tuple[bool, int]:
+        path = self.directory / HASH_INDEX_FILE
+        table = HashIndex.open(path)
+        if table is None:
+            self._table = HashIndex.build(path, self._iter_index(0, keep), keep)
+            return True, 0
+        self._table = table
+        table.lower_watermark(keep)
+        for block_hash, offset in dropped:
+            table.delete(block_hash, offset)
+        replayed = 0
+        for block_hash, offset in self._iter_index(table.covered, keep):
+            table.insert(block_hash, offset)
+            replayed += 1
+        if table.needs_growth():
+            self._rebuild_table()
+        else:
+            table.sync(keep)
+        return False, replayed
+
+    def _iter_index(self, start: int, stop: int) -> Iterator[tuple[bytes, int]]:
+        for chunk_start in range(start, stop, _READ_CHUNK * 8):
+            chunk_stop = min(stop, chunk_start + _READ_CHUNK * 8)
+            yield from self._read_index_hashes(chunk_start, chunk_stop)
+
+    def _rebuild_table(self) -> None:
+        if self._table is not None:
+            self._table.close()
+        self._table = HashIndex.build(self.directory / HASH_INDEX_FILE,
+                                      self._iter_index(0, self._count), self._count)
+
+    def _load_window(self) -> None:
+        self._window.clear()
+        start = max(0, self._count - self._window.size)
+        for offset, header, work in self._read_records(start, self._count):
+            self._window.push(self.meta.anchor_height + offset, WindowEntry(header, work))
+        last = self._window.get(self.tip_height)
+        if last is None:
+            raise StoreError(f"{self.directory}: the tip could not be read back")
+        self._tip_hash, self._tip_work = last.header.hash, last.chainwork
+
+    def _read_records(self, start: int, stop: int) -> Iterator[tuple[int, BlockHeader, int]]:
+        """(offset, header, chainwork) for offsets [start, stop), read in chunks."""
+        for chunk_start in range(start, stop, _READ_CHUNK):
+            n = min(stop, chunk_start + _READ_CHUNK) - chunk_start
+            hblob = pread_full(self._hfd, n * HEADER_SIZE, chunk_start * HEADER_SIZE)
+            iblob = pread_full(self._ifd, n * INDEX_SIZE, chunk_start * INDEX_SIZE)
+            if len(hblob) != n * HEADER_SIZE or len(iblob) != n * INDEX_SIZE:
+                raise StoreError(f"{self.directory}: header files are shorter than expected")
+            for k in range(n):
+                _, work = unpack_index(iblob, k * INDEX_SIZE)
+                raw = hblob[k * HEADER_SIZE:(k + 1) * HEADER_SIZE]
+                header = BlockHeader.parse(raw)
+                yield chunk_start + k, header, work
+
+    def _work_of(self, bits: int) -> int:
+        work = self._work_cache.get(bits)
+        if work is None:
+            work = work_from_bits(bits)
+            if len(self._work_cache) >= 4096:
+                self._work_cache.clear()
+            self._work_cache[bits] = work
+        return work
+
+    # -- the tip -----------------------------------------------------------------------
+
+    @property
+    def anchor_height(self) -> int:
+        return self.meta.anchor_height
+
+    @property
+    def tip_height(self) -> int:
+        return self.meta.anchor_height + self._count - 1
+
+    @property
+    def tip_hash(self) -> bytes:
+        return self._tip_hash
+
+    @property
+    def tip_chainwork(self) -> int:
+        return self._tip_work
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _offset(self, height: int) -> int | None:
+        offset = height - self.meta.anchor_height
+        return offset if 0 <= offset < self._count else None
+
+    def header_at(self, height: int) -> BlockHeader | None:
+        entry = self._window.get(height)
+        if entry is not None:
+            return entry.header
+        if self._offset(height) is None:
+            return None
+        header = self._lru.get(height)
+        if header is None:
+            raw = self.raw_at(height)
+            if raw is None:
+                return None
+            header = BlockHeader.parse(raw)
+            self._lru.put(height, header)
+        return header
+
+    def raw_at(self, height: int) -> bytes | None:
+        offset = self._offset(height)
+        if offset is None:
+            return None
+        return self._pread(self._hfd, HEADER_SIZE, offset * HEADER_SIZE)
+
+    def _index_at(self, offset: int) -> tuple[bytes, int]:
+        return unpack_index(self._pread(self._ifd, INDEX_SIZE, offset * INDEX_SIZE))
+
+    def _pread(self, fd: int, size: int, at: int) -> bytes:
+        try:
+            raw = pread_full(fd, size, at)
+        except OSError as exc:
+            raise StoreError(f"cannot read the header store in {self.directory}: {exc}") from exc
+        if len(raw) != size:
+            raise StoreError(f"{self.directory}: a record is missing; restart to heal the store")
+        return raw
+
+    def hash_at(self, height: int) -> bytes | None:
+        entry = self._window.get(height)
+        if entry is not None:
+            return entry.header.hash
+        offset = self._offset(height)
+        return None if offset is None else self._index_at(offset)[0]
+
+    def chainwork_at(self, height: int) -> int | None:
+        entry = self._window.get(height)
+        if entry is not None:
+            return entry.chainwork
+        offset = self._offset(height)
+        return None if offset is None else self._index_at(offset)[1]
+
+    def _hash_at_offset(self, offset: int) -> bytes | None:
+        return self.hash_at(self.meta.anchor_height + offset)
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        """The height of ``block_hash`` on the stored chain, or None."""
+        height = self._window.height_of(block_hash)
+        if height is not None:
+            return height
+        if self._table is None or len(block_hash) != 32:
+            return None
+        try:
+            offset = self._table.lookup(block_hash, self._hash_at_offset)
+        except OSError as exc:
+            raise StoreError(f"cannot read {HASH_INDEX_FILE}: {exc}") from exc
+        return None if offset is None else self.meta.anchor_height + offset
+
+    def iter_range(self, start: int, stop: int) -> Iterator[BlockHeader]:
+        """Headers at heights [start, stop), clamped to what is stored."""
+        first = max(start, self.meta.anchor_height) - self.meta.anchor_height
+        last = min(stop, self.tip_height + 1) - self.meta.anchor_height
+        for _, header, _ in self._read_records(first, last):
+            yield header
+
+    def locator_hashes(self) -> list[bytes]:
+        """A ``getheaders`` locator (see :func:`~aureond.store.locator.locator_heights`)."""
+        hashes = (self.hash_at(h) for h in locator_heights(self.tip_height, self.anchor_height))
+        return [h for h in hashes if h is not None]
+
+    # -- writes ------------------------------------------------------------------------
+
+    def append(self, headers: Sequence[BlockHeader]) -> None:
+        """Append headers that extend the tip. Structure is checked, consensus is not:
+        the first must link to the tip, each to the one before; else ``StoreError``
+        and nothing is written. Chain work is computed from ``bits``."""
+        if not headers:
+            return
+        self._check_open()
+        prev, work = self._tip_hash, self._tip_work
+        works: list[int] = []
+        for k, header in enumerate(headers):
+            if header.prev_hash != prev:
+                raise StoreError(
+                    f"header at height {self.tip_height + 1 + k} does not link to the "
+                    f"{'stored tip' if k == 0 else 'header before it in the batch'}")
+            try:
+                work += self._work_of(header.bits)
+            except EncodingError as exc:
+                raise StoreError(f"header at height {self.tip_height + 1 + k}: {exc}") from exc
+            works.append(work)
+            prev = header.hash
+        offset = self._count
+        if offset + len(headers) > 0xFFFFFFFD:
+            raise StoreError("the header store is full (2**32 records)")
+        hblob = b"".join(h.serialize() for h in headers)
+        iblob = b"".join(pack_index(h.hash, w) for h, w in zip(headers, works, strict=True))
+        try:
+            pwrite_full(self._hfd, hblob, offset * HEADER_SIZE)
+            pwrite_full(self._ifd, iblob, offset * INDEX_SIZE)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._ifd, offset * INDEX_SIZE)
+                os.ftruncate(self._hfd, offset * HEADER_SIZE)
+            raise StoreError(f"cannot append to the header store in {self.directory}: "
+                             f"{exc}") from exc
+        self._count += len(headers)
+        for k, (header, w) in enumerate(zip(headers, works, strict=True)):
+            self._window.push(self.meta.anchor_height + offset + k, WindowEntry(header, w))
+        self._tip_hash, self._tip_work = headers[-1].hash, works[-1]
+        self._pending += len(headers)
+        self._index_hashes(headers, offset)
+        self._maybe_flush()
+
+    def _index_hashes(self, headers: Sequence[BlockHeader], offset: int) -> None:
+        table = self._table
+        if table is None:
+            raise StoreError("the header store is closed")
+        try:
+            for k, header in enumerate(headers):
+                table.insert(header.hash, offset + k)
+            if table.needs_growth():
+                self._rebuild_table()
+        except (OSError, StoreError) as exc:
+            # The watermark must not be raised over a half-indexed batch: close, so
+            # the only way on is a reopen, which re-inserts the tail.
+            self._close_fds()
+            raise StoreError(f"cannot update {HASH_INDEX_FILE}: {exc}; reopen the store "
+                             "to heal it") from exc
+
+    def _maybe_flush(self) -> None:
+        policy = self._policy
+        by_count = (policy.every_n_headers is not None
+                    and self._pending >= policy.every_n_headers)
+        by_time = (policy.every_seconds is not None and self._clock is not None
+                   and self._clock.monotonic() - self._last_sync >= policy.every_seconds)
+        if by_count or by_time:
+            self.flush()
+
+    def flush(self) -> None:
+        """Fsync everything appended so far; when this returns, it survives a crash."""
+        self._check_open()
+        table = self._table
+        if table is None:
+            raise StoreError("the header store is closed")
+        try:
+            os.fsync(self._hfd)
+            os.fsync(self._ifd)
+        except OSError as exc:
+            raise StoreError(f"cannot sync the header store in {self.directory}: "
+                             f"{exc}") from exc
+        table.sync(self._count)
+        self._pending = 0
+        if self._clock is not None:
+            self._last_sync = self._clock.monotonic()
+
+    def truncate(self, to_height: int) -> None:
+        """Drop every header above ``to_height`` (a reorg); durable when it returns.
+
+        The hash lookup forgets the dropped hashes. Heights above the tip are a no-op;
+        below the anchor is a ``StoreError``.
+        """
+        self._check_open()
+        table = self._table
+        if table is None:
+            raise StoreError("the header store is closed")
+        if to_height < self.meta.anchor_height:
+            raise StoreError(f"cannot truncate below the anchor height "
+                             f"{self.meta.anchor_height}")
+        if to_height >= self.tip_height:
+            return
+        keep = to_height - self.meta.anchor_height + 1
+        try:
+            table.lower_watermark(keep)
+            for block_hash, offset in self._iter_index(keep, self._count):
+                table.delete(block_hash, offset)
+            os.ftruncate(self._ifd, keep * INDEX_SIZE)
+            os.ftruncate(self._hfd, keep * HEADER_SIZE)
+            os.fsync(self._ifd)
+            os.fsync(self._hfd)
+        except OSError as exc:
+            raise StoreError(f"cannot truncate the header store in {self.directory}: {exc}; "
+                             "restart to heal it") from exc
+        self._count = keep
+        self._pending = 0
+        self._lru.drop_above(to_height)
+        self._window.pop_above(to_height)
+        if len(self._window) < min(self._window.size, self._count):
+            self._load_window()
+        entry = self._window.get(to_height)
+        if entry is None:
+            raise StoreError(f"{self.directory}: the new tip could not be read back")
+        self._tip_hash, self._tip_work = entry.header.hash, entry.chainwork
+        table.sync(keep)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._hfd < 0:
+            raise StoreError("the header store is closed")
+
+    def close(self) -> None:
+        """Flush (per policy) and release the files and the directory lock."""
+        if self._hfd < 0:
+            return
+        try:
+            if self._policy.on_close:
+                self.flush()
+        finally:
+            self._close_fds()
+
+    def _close_fds(self) -> None:
+        if self._table is not None:
+            self._table.close()
+            self._table = None
+        for fd in (self._hfd, self._ifd, self._lock_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._hfd = self._ifd = self._lock_fd = -1
+
+    def __enter__(self) -> HeaderStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,111 @@
+"""The on-disk hash table alone: probing, deletion, growth, damage."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from aureond.store.hashindex import HashIndex
+
+
+def _hashes(count: int, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    return [rng.randbytes(32) for _ in range(count)]
+
+
+def test_lookup_insert_delete_and_idempotent_insert(tmp_path: Path) -> None:
+    hashes = _hashes(1000)
+    table = HashIndex.build(tmp_path / "t", iter([]), 0)
+    for offset, h in enumerate(hashes):
+        table.insert(h, offset)
+        table.insert(h, offset)
+    assert table.live == 1000
+
+    def verify(offset: int) -> bytes | None:
+        return hashes[offset] if offset < len(hashes) else None
+
+    assert all(table.lookup(h, verify) == i for i, h in enumerate(hashes))
+    for offset in range(500, 1000):
+        table.delete(hashes[offset], offset)
+    assert table.live == 500
+    assert table.deleted == 500
+    assert all(table.lookup(h, verify) is None for h in hashes[500:])
+    assert all(table.lookup(h, verify) == i for i, h in enumerate(hashes[:500]))
+    # a deleted slot is reused
+    table.insert(hashes[700], 700)
+    assert table.deleted == 499
+    table.close()
+
+
+def test_lookup_only_believes_what_verify_confirms(tmp_path: Path) -> None:
+    hashes = _hashes(10)
+    table = HashIndex.build(tmp_path / "t", ((h, i) for i, h in enumerate(hashes)), 10)
+    # a chain that no longer has offsets >= 5: stale slots cost a probe, not an answer
+    assert table.lookup(hashes[7], lambda off: hashes[off] if off < 5 else None) is None
+    # same 12-byte prefix, different hash: the tag matches, verification does not
+    twin = hashes[3][:12] + bytes(20)
+    assert table.lookup(twin, lambda off: hashes[off]) is None
+    table.close()
+
+
+def test_growth_is_detected_and_rebuild_keeps_everything(tmp_path: Path) -> None:
+    hashes = _hashes(5000, seed=2)
+    path = tmp_path / "t"
+    table = HashIndex.build(path, iter([]), 0)
+    small = table.capacity
+    inserted = 0
+    while not table.needs_growth():
+        table.insert(hashes[inserted], inserted)
+        inserted += 1
+    table.close()
+    assert inserted == small // 2 + 1
+    bigger = HashIndex.build(path, ((h, i) for i, h in enumerate(hashes)), len(hashes))
+    assert bigger.capacity >= 2 * len(hashes)
+    assert all(bigger.lookup(h, hashes.__getitem__) == i for i, h in enumerate(hashes))
+    assert bigger.covered == len(hashes)
+    bigger.close()
+    assert not (tmp_path / "t.new").exists()
+
+
+def test_watermark_survives_reopen_and_lowering_is_durable(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    table = HashIndex.build(path, iter([]), 0)
+    table.insert(_hashes(1)[0], 0)
+    table.sync(1)
+    table.close()
+    reopened = HashIndex.open(path)
+    assert reopened is not None
+    assert (reopened.covered, reopened.live) == (1, 1)
+    reopened.lower_watermark(0)
+    reopened.close()
+    again = HashIndex.open(path)
+    assert again is not None
+    assert again.covered == 0
+    again.close()
+
+
+@pytest.mark.parametrize("damage", ["magic", "crc", "size"])
+def test_damaged_table_opens_as_none(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "t"
+    HashIndex.build(path, iter([]), 0).close()
+    data = bytearray(path.read_bytes())
+    if damage == "magic":
+        data[0] ^= 1
+    elif damage == "crc":
+        data[61] ^= 1
+    else:
+        data += b"\0" * 8
+    path.write_bytes(bytes(data))
+    assert HashIndex.open(path) is None
+
+
+def test_leftover_temporary_from_a_torn_rebuild_is_removed(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    HashIndex.build(path, iter([]), 0).close()
+    (tmp_path / "t.new").write_bytes(b"half a table")
+    table = HashIndex.open(path)
+    assert table is not None
+    table.close()
+    assert not (tmp_path / "t.new").exists()
