@@ -1,0 +1,42 @@
+"""The HTTP API: ``/``, ``/metrics``, ``/health*`` and ``/v1/*`` over aiohttp.
+
+The daemon implements :class:`NodeView`, checks the bind with :func:`check_bind`
+(after :func:`load_token`), builds the app with :func:`create_app` and serves it with
+:func:`start_http`.
+"""
+
+from __future__ import annotations
+
+from aureond.api.app import HTTP_LIMITER_NAME, create_app, start_http
+from aureond.api.auth import check_bind, is_loopback, load_token
+from aureond.api.endpoint import LIMITER_KEY, Endpoint, RequestOutcomes
+from aureond.api.readiness import assess_sync
+from aureond.api.settings import ApiSettings
+from aureond.api.view import (
+    HeaderInfo,
+    NodeView,
+    PeerInfo,
+    SyncInfo,
+    SyncState,
+    TipInfo,
+)
+
+__all__ = [
+    "HTTP_LIMITER_NAME",
+    "LIMITER_KEY",
+    "ApiSettings",
+    "Endpoint",
+    "HeaderInfo",
+    "NodeView",
+    "PeerInfo",
+    "RequestOutcomes",
+    "SyncInfo",
+    "SyncState",
+    "TipInfo",
+    "assess_sync",
+    "check_bind",
+    "create_app",
+    "is_loopback",
+    "load_token",
+    "start_http",
+]

@@ -1,0 +1,108 @@
+"""The aiohttp application: ``create_app`` builds it, ``start_http`` serves it.
+
+Typed state lives under the ``web.AppKey`` keys of :mod:`aureond.api.endpoint`; the
+routes reach the node only through :class:`~aureond.api.view.NodeView`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from aureond.api.auth import is_loopback
+from aureond.api.endpoint import (
+    CLOCK_KEY,
+    ENDPOINTS_KEY,
+    LIMITER_KEY,
+    METRICS_KEY,
+    OUTCOMES_KEY,
+    REGISTRY_KEY,
+    SETTINGS_KEY,
+    VIEW_KEY,
+    Endpoint,
+    RequestOutcomes,
+)
+from aureond.api.metrics import ApiMetrics, HttpMetricsSink
+from aureond.api.middleware import build_middlewares
+from aureond.api.routes import DEFAULT_AREAS
+from aureond.api.settings import ApiSettings
+from aureond.api.view import NodeView
+from aureond.clock import Clock
+from aureond.errors import ConfigError
+from aureond.resilience import KeyedBuckets
+
+__all__ = ["HTTP_LIMITER_NAME", "create_app", "start_http"]
+
+HTTP_LIMITER_NAME = "http"
+"""The rate limiter's name: its ``limiter`` label in ``aureond_rate_limited_total``."""
+
+
+def create_app(view: NodeView, registry: CollectorRegistry, clock: Clock,
+               settings: ApiSettings | None = None, *,
+               outcomes: RequestOutcomes | None = None,
+               node_metrics: HttpMetricsSink | None = None,
+               areas: Iterable[Iterable[Endpoint]] = DEFAULT_AREAS) -> web.Application:
+    """Build the application.
+
+    ``registry`` is what ``/metrics`` exposes. ``node_metrics`` is the node's
+    ``NodeMetrics`` on that registry (the API reports request latency and proof results
+    into it; without it the API registers those metrics itself). ``clock`` drives the
+    rate limiter and request timing. ``outcomes`` (an ``ErrorRateTracker``) learns which
+    requests failed unexpectedly. ``areas`` are the endpoint groups to serve.
+
+    The per-client limiter is ``app[LIMITER_KEY]``: give it to
+    ``ResilienceMetrics.watch_bucket`` to count refusals.
+    """
+    settings = settings if settings is not None else ApiSettings()
+    metrics = ApiMetrics(registry, node_metrics)
+    limiter: KeyedBuckets[str] = KeyedBuckets(
+        settings.rate_burst, settings.rate_per_second, clock, name=HTTP_LIMITER_NAME,
+        max_keys=settings.rate_max_clients)
+    endpoints: dict[web.AbstractRoute, Endpoint] = {}
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=build_middlewares(settings=settings, metrics=metrics, clock=clock,
+                                      limiter=limiter, endpoints=endpoints,
+                                      outcomes=outcomes))
+    for area in areas:
+        for endpoint in area:
+            route = app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+            endpoints[route] = endpoint
+    app[VIEW_KEY] = view
+    app[SETTINGS_KEY] = settings
+    app[METRICS_KEY] = metrics
+    app[REGISTRY_KEY] = registry
+    app[CLOCK_KEY] = clock
+    app[LIMITER_KEY] = limiter
+    app[OUTCOMES_KEY] = outcomes
+    app[ENDPOINTS_KEY] = endpoints
+    return app
+
+
+async def start_http(app: web.Application, host: str, port: int, *,
+                     access_log: logging.Logger | None = None,
+                     shutdown_timeout: float = 5.0) -> tuple[web.AppRunner, web.TCPSite]:
+    """Serve ``app`` on ``host:port`` (port 0: any free port, see ``runner.addresses``).
+
+    Refuses (``ConfigError``) a non-loopback ``host`` for an app built for loopback
+    (no token) and a port that cannot be bound. The access log is off unless a logger
+    is given. Stop with ``await runner.cleanup()``: in-flight requests get
+    ``shutdown_timeout`` seconds.
+    """
+    if not is_loopback(host) and not app[SETTINGS_KEY].auth_required:
+        raise ConfigError("http.listen", f"the API was configured for loopback but is "
+                          f"asked to bind {host}; build it with bind_host={host!r} and a "
+                          "token")
+    runner = web.AppRunner(app, access_log=access_log, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError("http.listen", f"cannot listen on {host}:{port}: "
+                          f"{exc.strerror or exc}") from exc
+    return runner, site

@@ -1,0 +1,51 @@
+"""The readiness rules of the contract, as one pure function.
+
+Ready means synced: at least one connected peer, our tip within one block of the best
+height the peers report, and a tip that is not stale. Catching up is its own state
+(``initial-sync``, with progress), not a failure; ``stalled`` is catching up without
+making progress, or a tip too old for the network.
+"""
+
+from __future__ import annotations
+
+from aureond.api.view import SyncInfo, SyncState
+from aureond.monitoring.checks import DEFAULT_STALE_AFTER as CHECK_STALE_AFTER
+
+__all__ = ["DEFAULT_STALE_AFTER", "MAX_LAG_BLOCKS", "assess_sync"]
+
+MAX_LAG_BLOCKS = 1
+"""A tip this many blocks below the best peer height still counts as synced."""
+
+DEFAULT_STALE_AFTER = CHECK_STALE_AFTER
+"""A tip older than this (seconds, by its timestamp) is stale: the same default as the
+``sync`` health check, so ``/health`` and ``/health/ready`` agree."""
+
+
+def assess_sync(*, tip_height: int, tip_time: float, best_peer_height: int | None,
+                connected_peers: int, now: float, progressing: bool = True,
+                stale_after: float = DEFAULT_STALE_AFTER) -> SyncInfo:
+    """Classify the sync state from raw figures; ``now`` is Unix time.
+
+    ``progressing`` is False when the node has not moved its tip for a while although
+    peers are ahead (the stale-tip detector knows); that turns catching up into stalled.
+    """
+    best = tip_height if best_peer_height is None else max(best_peer_height, 0)
+    progress = 1.0 if best <= 0 else min(1.0, max(tip_height, 0) / best)
+    if connected_peers < 1:
+        return SyncInfo(SyncState.NO_PEERS, progress, ("no connected peer",))
+    if best_peer_height is None:
+        return SyncInfo(SyncState.INITIAL_SYNC, progress,
+                        ("no peer has reported its height yet",))
+    behind = best - tip_height
+    if behind > MAX_LAG_BLOCKS:
+        reason = (f"tip {tip_height} is {behind} blocks behind the best peer height "
+                  f"{best}")
+        state = SyncState.INITIAL_SYNC if progressing else SyncState.STALLED
+        if not progressing:
+            reason += " and is not advancing"
+        return SyncInfo(state, progress, (reason,))
+    age = now - tip_time
+    if age > stale_after:
+        return SyncInfo(SyncState.STALLED, progress,
+                        (f"tip is {age:.0f} s old, stale after {stale_after:.0f} s",))
+    return SyncInfo(SyncState.SYNCED, progress)
