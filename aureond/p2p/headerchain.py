@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from aureond.caching import LRUCache
 from aureond.chain.context import MTP_WINDOW, ChainContext, anchor_context
 from aureond.chain.header import HEADER_SIZE, BlockHeader
 from aureond.chain.params import NetworkParams
@@ -29,6 +30,7 @@ from aureond.store.policy import FsyncPolicy
 
 __all__ = ["Anchor", "HeaderChain"]
 
+DEFAULT_CACHE_SIZE = 4096
 DEFAULT_TREE_WINDOW = 2016 + 1024
 """Heights kept in memory below the tip: one retarget period plus the reorg depth."""
 
@@ -45,10 +47,15 @@ class Anchor:
 class HeaderChain:
     """Validated headers, most-work fork choice, and durable storage of the best chain."""
 
-    def __init__(self, params: NetworkParams, store: HeaderStore, tree: HeaderTree) -> None:
+    def __init__(self, params: NetworkParams, store: HeaderStore, tree: HeaderTree, *,
+                 cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self.params = params
         self.store = store
         self._tree = tree
+        # Lookups below the in-memory window go to disk; these caches absorb repeats
+        # (API reads, proof checks). A reorg clears them.
+        self.header_cache: LRUCache[int, BlockHeader] = LRUCache(cache_size, name="headers")
+        self.height_cache: LRUCache[bytes, int] = LRUCache(cache_size, name="heights")
 
     # --- opening ------------------------------------------------------------------
 
@@ -142,7 +149,12 @@ class HeaderChain:
         node = self._tree.get(block_hash)
         if node is not None:
             return node.height if self._tree.on_best_chain(block_hash) else None
-        return self.store.height_of(block_hash)
+        height = self.height_cache.get(block_hash)
+        if height is None:
+            height = self.store.height_of(block_hash)
+            if height is not None:
+                self.height_cache.put(block_hash, height)
+        return height
 
     def hash_at(self, height: int) -> bytes | None:
         node = self._tree.best_at(height)
@@ -150,7 +162,14 @@ class HeaderChain:
 
     def header_at(self, height: int) -> BlockHeader | None:
         node = self._tree.best_at(height)
-        return node.header if node is not None else self.store.header_at(height)
+        if node is not None:
+            return node.header
+        header = self.header_cache.get(height)
+        if header is None:
+            header = self.store.header_at(height)
+            if header is not None:
+                self.header_cache.put(height, header)
+        return header
 
     def chainwork_at(self, height: int) -> int | None:
         node = self._tree.best_at(height)
@@ -190,6 +209,8 @@ class HeaderChain:
 
     def _persist(self, change: TipChanged) -> None:
         if change.reverted:
+            self.header_cache.clear()
+            self.height_cache.clear()
             self.store.truncate(change.fork_height)
         elif self.store.tip_hash != change.connected[0].prev_hash:
             # The store lags the tree only if an earlier write failed; re-align.

@@ -1,0 +1,304 @@
+"""The daemon: assembles the node from its parts and runs it until told to stop.
+
+Start-up order: open the header store (healing a torn tail) and the peer book, build
+metrics, health and the P2P core, bind the HTTP listener, then tell systemd
+``READY=1``. Then one ``TaskGroup`` supervises the P2P driver, the event-loop lag
+monitor and the housekeeping loop (gauges, ``STATUS=``, ``WATCHDOG=1``, saving the peer
+book). SIGTERM/SIGINT set the stop event; shutdown (``STOPPING=1``, HTTP closed, store
+flushed and closed, peer book saved) is bounded by ``shutdown_timeout``.
+
+Errors map to exit codes in ``aureond.commands.run``: ``ConfigError`` (bad settings,
+port in use), ``StoreError`` (the store cannot be opened or written), anything else
+fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from aureond import __version__
+from aureond.api.app import create_app, start_http
+from aureond.api.auth import load_token
+from aureond.api.endpoint import LIMITER_KEY
+from aureond.api.settings import ApiSettings
+from aureond.chain.header import BlockHeader
+from aureond.chain.params import NetworkParams
+from aureond.clock import Clock, RandomSource
+from aureond.errors import ConfigError, StoreError
+from aureond.monitoring.checks import (
+    error_rate_provider,
+    evaluate_peers,
+    evaluate_store,
+    evaluate_sync,
+    loop_lag_provider,
+)
+from aureond.monitoring.error_rate import ErrorRateTracker
+from aureond.monitoring.health import ComponentCheck, HealthDashboard
+from aureond.monitoring.latency import LatencyTracker
+from aureond.monitoring.loop_lag import LoopLagMonitor
+from aureond.monitoring.prometheus import NodeMetrics
+from aureond.monitoring.resilience_metrics import ResilienceMetrics
+from aureond.monitoring.throughput import ThroughputTracker
+from aureond.p2p.driver import P2PDriver
+from aureond.p2p.events import PeerId
+from aureond.p2p.headerchain import Anchor, HeaderChain
+from aureond.p2p.manager import PeerManager, backoff_from_policy
+from aureond.p2p.node import P2PProtocol
+from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
+from aureond.service.config import Settings, parse_hostport
+from aureond.service.durability import DurableHeaders
+from aureond.service.observe import NodeObserver, ObservedCore
+from aureond.service.sdnotify import Notifier, watchdog_interval
+from aureond.service.view import DaemonView
+from aureond.store.peers import PeerAddress, PeerBook
+from aureond.store.policy import FsyncPolicy
+from aureond.wire.constants import MAX_HEADERS_RESULTS
+
+__all__ = ["Daemon"]
+
+log = structlog.get_logger("aureond.node")
+
+HOUSEKEEPING_INTERVAL = 1.0
+PEERBOOK_SAVE_INTERVAL = 60.0
+RECONNECT_POLICY = RetryPolicy(max_attempts=1_000_000, initial_delay=1.0, max_delay=60.0,
+                               deadline=None)
+"""Backoff between reconnects to one address: capped exponential with full jitter."""
+
+
+class Daemon:
+    """One running node. ``await run()`` returns after a clean stop."""
+
+    def __init__(self, settings: Settings, params: NetworkParams, *, clock: Clock,
+                 rng: RandomSource, notifier: Notifier | None = None) -> None:
+        self.settings = settings
+        self.params = params
+        self.clock = clock
+        self.rng = rng
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.stop_event = asyncio.Event()
+        self.http_address: tuple[str, int] | None = None
+        self.registry = CollectorRegistry()
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    # --- assembly -----------------------------------------------------------------
+
+    def _anchor(self) -> Anchor | None:
+        a = self.settings.anchor
+        if a is None:
+            return None
+        try:
+            return Anchor(BlockHeader.from_hex(a.header), a.height, int(a.chainwork, 16))
+        except ValueError as exc:
+            raise ConfigError("anchor", str(exc)) from exc
+
+    def _open_chain(self) -> HeaderChain:
+        data_dir = self.settings.data_dir
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data directory {data_dir}: {exc}") from exc
+        # fsync is driven by DurableHeaders (a batch processor), not by the store.
+        chain = HeaderChain.open(self.params, data_dir / "headers", anchor=self._anchor(),
+                                 fsync_policy=FsyncPolicy.manual(), clock=self.clock,
+                                 now=int(self.clock.wall()))
+        report = chain.store.heal_report
+        if report.healed:
+            log.warning("store.healed", **_plain(report))
+        return chain
+
+    def _breaker(self, name: str) -> CircuitBreaker:
+        p2p = self.settings.p2p
+        breaker = CircuitBreaker(name, self.clock, BreakerConfig(
+            failure_threshold=p2p.breaker_failures, open_timeout=p2p.breaker_open_seconds,
+            success_threshold=1, minimum_calls=1_000_000))
+        self._breakers[name] = breaker
+        self._resilience_metrics.watch_breaker(breaker)
+        return breaker
+
+    def _bucket(self, peer: PeerId) -> TokenBucket:
+        rate = self.settings.p2p.messages_per_second
+        bucket = TokenBucket(max(1.0, rate), rate, self.clock, name="peer-send")
+        self._resilience_metrics.watch_bucket(bucket)
+        return bucket
+
+    def _addresses(self) -> list[PeerAddress]:
+        out = []
+        for item in self.settings.p2p.connect:
+            host, port = parse_hostport(item, self.params.default_port)
+            out.append(PeerAddress(host, port))
+        return out
+
+    # --- running ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        settings = self.settings
+        started = self.clock.monotonic()
+        chain = await asyncio.to_thread(self._open_chain)
+        try:
+            peerbook = PeerBook.open(settings.data_dir / "peers.json", clock=self.clock)
+        except BaseException:
+            chain.close()
+            raise
+        if peerbook.load_problem:
+            log.warning("store.peers_reset", problem=peerbook.load_problem)
+        metrics = NodeMetrics(self.registry, version=__version__, network=self.params.name)
+        self._resilience_metrics = ResilienceMetrics(self.registry)
+        metrics.on_tip_changed(chain.tip_height, chain.tip_time)
+        self._resilience_metrics.watch_cache(chain.header_cache)
+        self._resilience_metrics.watch_cache(chain.height_cache)
+        durable = DurableHeaders(
+            chain, self.clock, max_delay=settings.store.fsync_every_seconds,
+            runs_per_flush=max(1, settings.store.fsync_every_headers // MAX_HEADERS_RESULTS))
+        self._resilience_metrics.watch_batch(durable.batcher)
+        errors = ErrorRateTracker(self.clock)
+        latency = LatencyTracker(self.clock)
+        throughput = ThroughputTracker(self.clock, "headers", window_seconds=60,
+                                       bucket_seconds=1)
+        lag = LoopLagMonitor(self.clock, on_sample=metrics.set_event_loop_lag)
+        metrics.bind_error_ratio(lambda: errors.window().error_rate)
+
+        addresses = self._addresses()
+        use_seeds = not addresses and settings.p2p.dns_seeds
+        manager = PeerManager(addresses, bans=peerbook, breakers=self._breaker,
+                              backoff=backoff_from_policy(RECONNECT_POLICY, self.rng),
+                              target_outbound=(min(settings.p2p.max_outbound, len(addresses))
+                                               if addresses else settings.p2p.max_outbound))
+        protocol = P2PProtocol(chain, manager, self.rng, ban_seconds=settings.p2p.ban_seconds)
+        observer = NodeObserver(metrics=metrics, errors=errors, latency=latency,
+                                headers=throughput, peerbook=peerbook, protocol=protocol,
+                                clock=self.clock, durable=durable)
+        core = ObservedCore(protocol, metrics, errors, peerbook, observer)
+
+        async def no_seeds() -> list[PeerAddress]:
+            return []
+
+        driver = P2PDriver(core, self.params, self.clock,
+                           connect_timeout=settings.p2p.connect_timeout,
+                           bucket_factory=self._bucket, on_notification=observer,
+                           ban=peerbook.ban, resolver=None if use_seeds else no_seeds)
+
+        dashboard = HealthDashboard(self.clock, service_id="aureond", version=__version__,
+                                    description=f"aureond SPV node ({self.params.name})")
+        view = DaemonView(network=self.params.name, chain=chain, protocol=protocol,
+                          peerbook=peerbook, dashboard=dashboard, clock=self.clock,
+                          breaker_of=manager.breaker_of, connected_at=observer.connected_at,
+                          started=started)
+
+        def sync_check() -> ComponentCheck:
+            return evaluate_sync(chain.tip_height, view.best_peer_height(),
+                                 self.clock.wall() - chain.tip_time)
+
+        dashboard.register("sync", "blocksBehind", sync_check)
+        dashboard.register("peers", "connections",
+                           lambda: evaluate_peers(view.connected_peers()))
+        dashboard.register("store", "writable", lambda: evaluate_store(durable.healthy))
+        dashboard.register("errors", "rate", error_rate_provider(errors))
+        dashboard.register("event_loop", "lag", loop_lag_provider(lag))
+
+        host, port = parse_hostport(settings.http.listen)
+        token = load_token(settings.http.token_file)
+        api_settings = ApiSettings(bind_host=host, token=token,
+                                   max_body_bytes=settings.http.max_body_bytes,
+                                   rate_per_second=settings.http.rate_per_second,
+                                   rate_burst=settings.http.rate_burst)
+        app = create_app(view, self.registry, self.clock, api_settings, outcomes=errors,
+                         node_metrics=metrics)
+        self._resilience_metrics.watch_bucket(app[LIMITER_KEY])
+        try:
+            runner, _site = await start_http(
+                app, host, port, access_log=(logging.getLogger("aureond.http")
+                                             if settings.http.access_log else None))
+        except BaseException:
+            chain.close()
+            raise
+        bound = [a for a in runner.addresses if isinstance(a, tuple)]
+        self.http_address = (bound[0][0], bound[0][1]) if bound else (host, port)
+        log.info("node.ready", network=self.params.name, height=chain.tip_height,
+                 http=f"http://{self.http_address[0]}:{self.http_address[1]}",
+                 peers=[str(a) for a in addresses] or "dns-seeds")
+        self.notifier.ready(self._status_line(chain, view))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(driver.run(), name="p2p"),
+                         tg.create_task(lag.run(), name="loop-lag"),
+                         tg.create_task(self._housekeeping(chain, view, metrics, dashboard,
+                                                           manager, peerbook),
+                                        name="housekeeping")]
+                await self.stop_event.wait()
+                log.info("node.stopping")
+                self.notifier.stopping()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            await self._shutdown(runner, chain, peerbook, durable)
+
+    async def _shutdown(self, runner: web.AppRunner, chain: HeaderChain, peerbook: PeerBook,
+                        durable: DurableHeaders) -> None:
+        self.notifier.stopping()
+        try:
+            async with asyncio.timeout(self.settings.shutdown_timeout):
+                await runner.cleanup()
+                await durable.close()
+                chain.close()
+        except TimeoutError:
+            log.error("node.shutdown_timeout", seconds=self.settings.shutdown_timeout)
+            chain.close()
+        finally:
+            with contextlib.suppress(StoreError):
+                peerbook.save()
+            self.notifier.close()
+        log.info("node.stopped")
+
+    async def _housekeeping(self, chain: HeaderChain, view: DaemonView, metrics: NodeMetrics,
+                            dashboard: HealthDashboard, manager: PeerManager,
+                            peerbook: PeerBook) -> None:
+        watchdog = watchdog_interval()
+        last_watchdog = -1e18
+        last_save = self.clock.monotonic()
+        while True:
+            now = self.clock.monotonic()
+            counts = manager.counts()
+            metrics.set_peer_counts({state.value: n for state, n in counts.items()})
+            best = view.best_peer_height()
+            if best is not None:
+                metrics.on_best_peer_height(best)
+            metrics.observe_health(dashboard.evaluate())
+            self.notifier.status(self._status_line(chain, view))
+            if watchdog is not None and now - last_watchdog >= watchdog:
+                self.notifier.watchdog()
+                last_watchdog = now
+            if now - last_save >= PEERBOOK_SAVE_INTERVAL:
+                try:
+                    peerbook.save()
+                except StoreError as exc:
+                    log.warning("store.peers_save_failed", error=str(exc))
+                last_save = now
+            await self.clock.sleep(min(HOUSEKEEPING_INTERVAL, watchdog or 1.0))
+
+    def _status_line(self, chain: HeaderChain, view: DaemonView) -> str:
+        sync = view.sync()
+        peers = view.connected_peers()
+        return (f"height {chain.tip_height}, {peers} peer{'s' if peers != 1 else ''}, "
+                f"{sync.state.value}")
+
+
+def _plain(report: object) -> dict[str, object]:
+    fields = getattr(report, "__slots__", ()) or getattr(report, "__dataclass_fields__", {})
+    return {name: str(getattr(report, name)) for name in fields}
+
+
+def install_signal_handlers(daemon: Daemon) -> None:
+    """SIGTERM and SIGINT ask the daemon to stop (a second one is ignored)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.request_stop)

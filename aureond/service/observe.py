@@ -1,0 +1,137 @@
+"""What the node does with the P2P core's notifications: metrics, health inputs, logs.
+
+``ObservedCore`` wraps the sans-I/O core so that events going in and commands coming
+out are counted too (connection failures, disconnect reasons) without the core knowing
+about Prometheus or logging.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from aureond.clock import Clock
+from aureond.monitoring.error_rate import ErrorRateTracker
+from aureond.monitoring.latency import LatencyTracker
+from aureond.monitoring.prometheus import NodeMetrics
+from aureond.monitoring.throughput import ThroughputTracker
+from aureond.p2p.actions import (
+    Action,
+    Disconnect,
+    HandshakeCompleted,
+    HeadersRejected,
+    Notification,
+    PeerMisbehaved,
+    RequestCompleted,
+    StaleTip,
+    Stalled,
+    SyncStateChanged,
+    TipUpdated,
+)
+from aureond.p2p.events import ConnectFailed, Event, PeerDisconnected
+from aureond.p2p.node import P2PProtocol
+from aureond.service.durability import DurableHeaders
+from aureond.store.peers import PeerBook
+
+__all__ = ["NodeObserver", "ObservedCore"]
+
+log = structlog.get_logger("aureond.node")
+
+PROGRESS_LOG_INTERVAL = 10.0
+"""Seconds between sync progress lines while many headers arrive."""
+
+
+class NodeObserver:
+    """Turns notifications into metrics, error-rate samples and log lines."""
+
+    def __init__(self, *, metrics: NodeMetrics, errors: ErrorRateTracker,
+                 latency: LatencyTracker, headers: ThroughputTracker, peerbook: PeerBook,
+                 protocol: P2PProtocol, clock: Clock, durable: DurableHeaders) -> None:
+        self._metrics = metrics
+        self._errors = errors
+        self._latency = latency
+        self._headers = headers
+        self._peerbook = peerbook
+        self._protocol = protocol
+        self._clock = clock
+        self._durable = durable
+        self._last_progress = -1e18
+        self.connected_at: dict[int, float] = {}
+
+    def __call__(self, note: Notification) -> None:
+        match note:
+            case TipUpdated(result=result):
+                tip = result.tip
+                self._metrics.on_tip_changed(tip.height, tip.time)
+                self._metrics.on_headers_processed("accepted", len(result.connected))
+                self._headers.record(len(result.connected))
+                self._durable.note(len(result.connected))
+                self._errors.record_success()
+                if result.is_reorg:
+                    self._metrics.on_reorg(result.depth)
+                    log.warning("chain.reorg", depth=result.depth,
+                                fork_height=result.fork_height, new_height=tip.height,
+                                reverted=len(result.reverted),
+                                connected=len(result.connected))
+                now = self._clock.monotonic()
+                if len(result.connected) == 1 or now - self._last_progress >= \
+                        PROGRESS_LOG_INTERVAL:
+                    self._last_progress = now
+                    log.info("chain.tip", height=tip.height, hash=tip.hash[::-1].hex(),
+                             best_peer_height=self._protocol.sync.best_peer_height)
+            case HeadersRejected(peer=peer, reason=reason, height=height):
+                self._metrics.on_header_rejected(reason)
+                self._errors.record_error("invalid-headers")
+                log.warning("chain.headers_rejected", peer=str(peer), reason=reason,
+                            height=height)
+            case PeerMisbehaved(peer=peer, reason=reason, score=score):
+                self._errors.record_error("misbehaviour")
+                log.warning("p2p.misbehaved", peer=str(peer), reason=reason, score=score)
+            case Stalled(peer=peer, request=request):
+                self._errors.record_error("stall")
+                log.warning("p2p.stalled", peer=str(peer), request=request)
+            case StaleTip(tip_height=height, age=age):
+                log.warning("chain.stale_tip", height=height, age_seconds=round(age))
+            case RequestCompleted(message=message, seconds=seconds):
+                self._metrics.observe_peer_request(message, seconds)
+                self._latency.observe(f"peer.{message}", seconds)
+                self._errors.record_success()
+            case SyncStateChanged(state=state, progress=progress):
+                log.info("sync.state", state=state.value, progress=round(progress, 4))
+            case HandshakeCompleted(peer=peer, user_agent=agent, start_height=height):
+                self._peerbook.succeeded(peer.address)
+                self.connected_at[peer.slot] = self._clock.wall()
+                self._metrics.on_best_peer_height(self._protocol.sync.best_peer_height)
+                self._errors.record_success()
+                log.info("p2p.connected", peer=str(peer), user_agent=agent,
+                         start_height=height)
+
+
+class ObservedCore:
+    """The P2P core with its inputs and commands counted on the way through."""
+
+    def __init__(self, core: P2PProtocol, metrics: NodeMetrics, errors: ErrorRateTracker,
+                 peerbook: PeerBook, observer: NodeObserver) -> None:
+        self._core = core
+        self._metrics = metrics
+        self._errors = errors
+        self._peerbook = peerbook
+        self._observer = observer
+
+    def handle(self, event: Event) -> list[Action]:
+        match event:
+            case ConnectFailed(peer=peer, reason=reason):
+                self._errors.record_error("connect")
+                self._peerbook.failed(peer.address)
+                log.info("p2p.connect_failed", peer=str(peer), reason=reason)
+            case PeerDisconnected(peer=peer, reason=reason):
+                self._metrics.on_peer_disconnected(reason)
+                self._observer.connected_at.pop(peer.slot, None)
+                log.info("p2p.disconnected", peer=str(peer), reason=reason)
+            case _:
+                pass
+        actions = self._core.handle(event)
+        for action in actions:
+            if isinstance(action, Disconnect):
+                self._metrics.on_peer_disconnected(action.reason)
+                self._observer.connected_at.pop(action.peer.slot, None)
+        return actions
