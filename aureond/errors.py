@@ -17,7 +17,15 @@
     │   ├── CircuitOpenError        a circuit breaker refused the call (carries remaining time)
     │   ├── RateLimitedError        a token bucket refused the call (carries retry-after)
     │   └── RetryExhaustedError     retries ran out (carries the recovery context)
-    └── ApiError                    an HTTP request was bad (carries a 4xx status)
+    ├── ApiError                    an HTTP request was bad (carries a 4xx status)
+    │
+    │   defined beside the code that raises them:
+    ├── BatchClosedError            caching.batch: the batch processor is closed
+    ├── BatchFlushError             caching.batch: a batch failed to flush (__cause__)
+    ├── ReportFormatError           monitoring: a status report document is malformed
+    └── DevnetError                 devnet: the reference regtest node (tests, demo)
+        ├── NodeBinaryError, NodeStartError, NodeTimeoutError
+        └── RpcTransportError, RpcError
 
 Foreign exceptions are translated at the layer boundary with ``raise ... from exc``.
 """
