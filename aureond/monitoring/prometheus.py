@@ -127,6 +127,9 @@ class NodeMetrics:
                                          registry=r)
         self.header_rejects = Counter("aureond_header_rejects",
                                       "Headers rejected, by rule.", ["reason"], registry=r)
+        self.store_errors = Counter("aureond_store_errors",
+                                    "Header store writes or fsyncs that failed.",
+                                    registry=registry)
         self.reorgs = Counter("aureond_reorgs", "Reorganisations of the best chain.",
                               registry=r)
         self.reorg_depth = Histogram("aureond_reorg_depth",
@@ -194,6 +197,9 @@ class NodeMetrics:
     def on_headers_processed(self, result: str, count: int = 1) -> None:
         """Any other outcome, e.g. ``duplicate`` or ``unconnected``."""
         self.headers_processed.labels(result=self._header_result(result)).inc(count)
+
+    def on_store_error(self) -> None:
+        self.store_errors.inc()
 
     def on_reorg(self, depth: int) -> None:
         """The best chain switched branches, disconnecting ``depth`` blocks."""

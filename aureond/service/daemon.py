@@ -158,7 +158,8 @@ class Daemon:
         self._resilience_metrics.watch_cache(chain.height_cache)
         durable = DurableHeaders(
             chain, self.clock, max_delay=settings.store.fsync_every_seconds,
-            runs_per_flush=max(1, settings.store.fsync_every_headers // MAX_HEADERS_RESULTS))
+            runs_per_flush=max(1, settings.store.fsync_every_headers // MAX_HEADERS_RESULTS),
+            on_error=metrics.on_store_error)
         self._resilience_metrics.watch_batch(durable.batcher)
         errors = ErrorRateTracker(self.clock)
         latency = LatencyTracker(self.clock)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -31,8 +31,9 @@ class DurableHeaders:
     """Batches fsyncs of ``chain``'s store; see the module docstring."""
 
     def __init__(self, chain: HeaderChain, clock: Clock, *, runs_per_flush: int,
-                 max_delay: float) -> None:
+                 max_delay: float, on_error: Callable[[], None] | None = None) -> None:
         self._chain = chain
+        self._on_error = on_error
         self.healthy = True
         self.acknowledged = 0
         self.batcher: BatchProcessor[int] = BatchProcessor(
@@ -45,6 +46,8 @@ class DurableHeaders:
             self._chain.flush()
         except StoreError as exc:
             self.healthy = False
+            if self._on_error is not None:
+                self._on_error()
             log.error("store.flush_failed", error=str(exc))
             raise
         self.acknowledged += sum(batch)
