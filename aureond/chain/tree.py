@@ -20,6 +20,7 @@ from aureond.chain.batch import validate_batch
 from aureond.chain.context import MTP_WINDOW, ChainContext
 from aureond.chain.hashing import dsha256
 from aureond.chain.header import HEADER_SIZE, BlockHeader
+from aureond.chain.locator import locator_heights
 from aureond.chain.params import NetworkParams
 from aureond.errors import HeaderRejectedError, UnconnectedHeadersError
 
@@ -145,16 +146,9 @@ class HeaderTree:
         return (self._nodes[h] for h in self._best)
 
     def locator(self) -> list[bytes]:
-        """A block locator over the window: the last 10, then doubling steps, then root."""
-        out: list[bytes] = []
-        i, step = len(self._best) - 1, 1
-        while i > 0:
-            out.append(self._best[i])
-            if len(out) >= 10:
-                step *= 2
-            i -= step
-        out.append(self._best[0])
-        return out
+        """A block locator over the window (Bitcoin Core's spacing), ending at the root."""
+        return [self._best[h - self._base]
+                for h in locator_heights(self._base + len(self._best) - 1, self._base)]
 
     # --- contexts ---------------------------------------------------------------
 

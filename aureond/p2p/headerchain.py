@@ -20,6 +20,7 @@ from pathlib import Path
 from aureond.caching import LRUCache
 from aureond.chain.context import MTP_WINDOW, ChainContext, anchor_context
 from aureond.chain.header import HEADER_SIZE, BlockHeader
+from aureond.chain.locator import locator_heights
 from aureond.chain.params import NetworkParams
 from aureond.chain.target import work_from_bits
 from aureond.chain.tree import AddResult, HeaderTree, TipChanged
@@ -177,15 +178,7 @@ class HeaderChain:
 
     def locator(self) -> list[bytes]:
         """A ``getheaders`` locator: dense near the tip, doubling steps, ending at the anchor."""
-        heights: list[int] = []
-        height, step = self.tip_height, 1
-        base = self.store.anchor_height
-        while height > base:
-            heights.append(height)
-            if len(heights) >= 10:
-                step *= 2
-            height -= step
-        heights.append(base)
+        heights = locator_heights(self.tip_height, self.store.anchor_height)
         out: list[bytes] = []
         for h in heights:
             block_hash = self.hash_at(h)

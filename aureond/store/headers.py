@@ -44,6 +44,7 @@ from pathlib import Path
 from types import TracebackType
 
 from aureond.chain.header import BlockHeader
+from aureond.chain.locator import locator_heights
 from aureond.chain.target import work_from_bits
 from aureond.clock import Clock
 from aureond.errors import EncodingError, StoreError
@@ -51,7 +52,6 @@ from aureond.store.cache import HeaderLRU, RecentWindow, WindowEntry
 from aureond.store.directory import claim_directory
 from aureond.store.hashindex import HASH_INDEX_FILE, HashIndex
 from aureond.store.heal import HealReport, repair_files
-from aureond.store.locator import locator_heights
 from aureond.store.meta import StoreMeta
 from aureond.store.policy import FsyncPolicy
 from aureond.store.records import (
@@ -330,7 +330,7 @@ class HeaderStore:
             yield header
 
     def locator_hashes(self) -> list[bytes]:
-        """A ``getheaders`` locator (see :func:`~aureond.store.locator.locator_heights`)."""
+        """A ``getheaders`` locator (see :func:`~aureond.chain.locator.locator_heights`)."""
         hashes = (self.hash_at(h) for h in locator_heights(self.tip_height, self.anchor_height))
         return [h for h in hashes if h is not None]
 

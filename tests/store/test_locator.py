@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aureond.store.locator import locator_heights
+from aureond.chain.locator import locator_heights
 
 
 @pytest.mark.parametrize(("tip", "base", "expected"), [
