@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
 import structlog
@@ -49,7 +50,7 @@ from aureond.monitoring.throughput import ThroughputTracker
 from aureond.p2p.driver import P2PDriver
 from aureond.p2p.events import PeerId
 from aureond.p2p.headerchain import Anchor, HeaderChain
-from aureond.p2p.manager import PeerManager, backoff_from_policy
+from aureond.p2p.manager import ConnState, PeerManager, backoff_from_policy
 from aureond.p2p.node import P2PProtocol
 from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
 from aureond.service.config import Settings, parse_hostport
@@ -66,6 +67,10 @@ __all__ = ["Daemon"]
 log = structlog.get_logger("aureond.node")
 
 HOUSEKEEPING_INTERVAL = 1.0
+PEER_STATE_LABELS = {ConnState.CONNECTING: "connecting",
+                     ConnState.HANDSHAKING: "handshaking",
+                     ConnState.ESTABLISHED: "connected"}
+"""``aureond_peers{state}`` values: an established peer is "connected" to operators."""
 PEERBOOK_SAVE_INTERVAL = 60.0
 RECONNECT_POLICY = RetryPolicy(max_attempts=1_000_000, initial_delay=1.0, max_delay=60.0,
                                deadline=None)
@@ -207,7 +212,8 @@ class Daemon:
         dashboard.register("event_loop", "lag", loop_lag_provider(lag))
 
         host, port = parse_hostport(settings.http.listen)
-        token = load_token(settings.http.token_file)
+        # systemd's LoadCredential= puts the token under $CREDENTIALS_DIRECTORY.
+        token = load_token(settings.http.token_file, os.environ.get("CREDENTIALS_DIRECTORY"))
         api_settings = ApiSettings(bind_host=host, token=token,
                                    max_body_bytes=settings.http.max_body_bytes,
                                    rate_per_second=settings.http.rate_per_second,
@@ -269,7 +275,8 @@ class Daemon:
         while True:
             now = self.clock.monotonic()
             counts = manager.counts()
-            metrics.set_peer_counts({state.value: n for state, n in counts.items()})
+            metrics.set_peer_counts({PEER_STATE_LABELS[state]: n
+                                     for state, n in counts.items()})
             best = view.best_peer_height()
             if best is not None:
                 metrics.on_best_peer_height(best)
