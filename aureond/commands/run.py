@@ -86,11 +86,14 @@ def _run(args: argparse.Namespace) -> int:
         cause = _leaf(exc)
         if isinstance(cause, ConfigError):
             log.error("node.config_error", error=str(cause), key=cause.field)
+            sys.stderr.write(f"aureond: configuration error: {cause}\n")
             return EXIT_CONFIG
         if isinstance(cause, StoreError):
             log.error("node.store_error", error=str(cause))
+            sys.stderr.write(f"aureond: store error: {cause}\n")
             return EXIT_STORE
         log.error("node.fatal", error=repr(cause), exc_info=cause)
+        sys.stderr.write(f"aureond: fatal error: {cause!r}\n")
         return EXIT_FATAL
 
 

@@ -243,7 +243,6 @@ class Daemon:
                                         name="housekeeping")]
                 await self.stop_event.wait()
                 log.info("node.stopping")
-                self.notifier.stopping()
                 for task in tasks:
                     task.cancel()
         finally:
@@ -272,6 +271,7 @@ class Daemon:
         watchdog = watchdog_interval()
         last_watchdog = -1e18
         last_save = self.clock.monotonic()
+        last_status = ""
         while True:
             now = self.clock.monotonic()
             counts = manager.counts()
@@ -281,7 +281,10 @@ class Daemon:
             if best is not None:
                 metrics.on_best_peer_height(best)
             metrics.observe_health(dashboard.evaluate())
-            self.notifier.status(self._status_line(chain, view))
+            status = self._status_line(chain, view)
+            if status != last_status:
+                self.notifier.status(status)
+                last_status = status
             if watchdog is not None and now - last_watchdog >= watchdog:
                 self.notifier.watchdog()
                 last_watchdog = now
