@@ -158,6 +158,25 @@ class Settings(BaseSettings):
         return data
 
 
+NON_SETTING_ENV = frozenset({
+    "AUREOND_CONFIG", "AUREOND_TEST_DATA", "AUREOND_REQUIRE_DATA", "AUREOND_NODE_BIN",
+    "AUREOND_TOOLS_DIR", "AUREOND_DEMO_DIR", "AUREOND_DEMO_HTTP",
+})
+"""``AUREOND_*`` variables that are not settings (tooling, tests, the demo)."""
+
+
+def _check_env_names() -> None:
+    """A misspelt ``AUREOND_*`` variable is an error, as an unknown file key is."""
+    fields = {name.upper() for name in Settings.model_fields}
+    for name in os.environ:
+        if not name.startswith("AUREOND_") or name in NON_SETTING_ENV:
+            continue
+        top = name[len("AUREOND_"):].split("__", 1)[0]
+        if top not in fields:
+            raise ConfigError(name, "unknown environment variable (check the spelling; "
+                              "`aureond config check` lists the keys)")
+
+
 def load_settings(config_file: Path | None = None,
                   overrides: dict[str, Any] | None = None) -> Settings:
     """Build the settings; ``ConfigError`` names the first bad key.
@@ -173,6 +192,7 @@ def load_settings(config_file: Path | None = None,
         path = DEFAULT_CONFIG
     if path is not None and not path.is_file():
         raise ConfigError("config", f"{path} does not exist or is not a file")
+    _check_env_names()
     cls: type[Settings] = Settings
     if path is not None:
         cls = type("FileSettings", (Settings,),
