@@ -4,14 +4,18 @@
 actions in order. When any of them decides to drop a peer, every manager forgets it
 at once (its later messages are ignored), the manager frees its slot, and a ban is
 recorded; so one list never holds two ``Disconnect`` for a peer, nor a ``Send`` after
-its ``Disconnect``. A stale tip makes the manager dial one extra outbound peer until
-the tip moves again; if the tip is still stale at the next check, the least useful
-outbound peer (lowest height, newest) is dropped so the slot tries another address.
+its ``Disconnect``. An optional block hook (:class:`BlockSink`, e.g. the state layer's
+block fetcher) receives raw ``block`` and ``notfound`` messages, established and lost
+peers, and ticks; its actions are settled like the managers'. A stale tip makes the
+manager dial one extra outbound peer until the tip moves again; if the tip is still
+stale at the next check, the least useful outbound peer (lowest height, newest) is
+dropped so the slot tries another address.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from aureond.clock import RandomSource
 from aureond.p2p.actions import Action, Disconnect, Send, StaleTip, TipUpdated
@@ -30,9 +34,9 @@ from aureond.p2p.interfaces import ChainView
 from aureond.p2p.manager import ConnState, PeerManager
 from aureond.p2p.ping import PingManager
 from aureond.p2p.sync import DEFAULT_BAN_SECONDS, SyncManager, SyncStatus
-from aureond.wire import Headers, Inv, Message, Ping, Pong
+from aureond.wire import Headers, Inv, Message, NotFound, Ping, Pong, Unknown
 
-__all__ = ["TICK_INTERVAL", "P2PProtocol", "PeerSummary"]
+__all__ = ["TICK_INTERVAL", "BlockSink", "P2PProtocol", "PeerSummary"]
 
 #: The driver delivers a ``Tick`` at least this often (seconds); every timeout in the
 #: core is a multiple of it.
@@ -51,13 +55,31 @@ class PeerSummary:
     height: int | None
 
 
+class BlockSink(Protocol):
+    """The block hook: a full-block download manager living above the P2P core.
+
+    ``on_message`` gets ``block`` (as ``Unknown``: the wire layer keeps its payload raw)
+    and ``notfound`` from established peers; every method returns actions.
+    """
+
+    def peer_ready(self, peer: PeerId, now: float) -> list[Action]: ...
+
+    def peer_gone(self, peer: PeerId, now: float) -> list[Action]: ...
+
+    def on_message(self, peer: PeerId, message: Message, now: float) -> list[Action]: ...
+
+    def tick(self, now: float) -> list[Action]: ...
+
+
 class P2PProtocol:
     """Sans-I/O P2P core: ``handle(event) -> list[Action]``; see ``aureond.p2p``."""
 
     def __init__(self, chain: ChainView, manager: PeerManager, rng: RandomSource, *,
                  handshake: HandshakeConfig | None = None,
-                 ban_seconds: int = DEFAULT_BAN_SECONDS) -> None:
+                 ban_seconds: int = DEFAULT_BAN_SECONDS,
+                 blocks: BlockSink | None = None) -> None:
         self._chain = chain
+        self.blocks = blocks
         self._rng = rng
         self._config = handshake if handshake is not None else HandshakeConfig()
         self.manager = manager
@@ -126,6 +148,8 @@ class P2PProtocol:
                 self.manager.on_established(peer)
                 out += self.ping.add(peer, now)
                 out += self.sync.add_peer(peer, hs.their_version.start_height, now)
+                if self.blocks is not None:
+                    out += self.blocks.peer_ready(peer, now)
             return out
         if isinstance(message, Headers):
             return self.sync.on_headers(peer, message, now)
@@ -135,6 +159,10 @@ class P2PProtocol:
             return self.ping.on_ping(peer, message)
         if isinstance(message, Pong):
             return self.ping.on_pong(peer, message, now)
+        if self.blocks is not None and (
+                isinstance(message, NotFound)
+                or (isinstance(message, Unknown) and message.command == "block")):
+            return self.blocks.on_message(peer, message, now)
         # protoconf, authch, sendcmpct, feefilter, sendheaders, addr, getheaders (we
         # serve nothing), a duplicate version, unknown commands: nothing to do.
         return []
@@ -146,6 +174,8 @@ class P2PProtocol:
         out += self.ping.tick(now)
         out += self.sync.tick(now)
         out += self.manager.tick(now)
+        if self.blocks is not None:
+            out += self.blocks.tick(now)
         return out
 
     def _on_stale_tip(self) -> list[Action]:
@@ -167,7 +197,10 @@ class P2PProtocol:
             self._nonces.discard(hs.nonce)
         self.ping.remove(peer)
         self.manager.on_disconnected(peer, now)
-        return self.sync.remove_peer(peer, now)
+        out = self.sync.remove_peer(peer, now)
+        if self.blocks is not None:
+            out += self.blocks.peer_gone(peer, now)
+        return out
 
     def _settle(self, actions: list[Action], now: float) -> list[Action]:
         """Apply the core's own disconnects and bans; drop what follows a disconnect."""
