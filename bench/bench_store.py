@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from aureond.store import FsyncPolicy, HeaderStore
-from tests.store.chaingen import REGTEST_WORK, extend, make_genesis
+from aureond.stress.chaingen import REGTEST_WORK, extend, make_genesis
 
 BATCH = 2000
 LOOKUPS = 20_000
