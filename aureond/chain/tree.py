@@ -119,6 +119,10 @@ class HeaderTree:
         return self.context_of(self._best[-1])
 
     @property
+    def window(self) -> int | None:
+        return self._window
+
+    @property
     def base_height(self) -> int:
         return self._base
 

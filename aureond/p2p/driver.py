@@ -15,7 +15,9 @@ It carries out the core's commands and feeds it events (see ``aureond.p2p``):
 * ``Disconnect`` closes the connection and, with ``ban_seconds``, records the ban;
 * ``NeedAddresses`` resolves the network's DNS seeds in the background and answers
   ``AddressesLearned``;
-* a ``Tick`` goes to the core every ``tick_interval`` seconds.
+* a ``Tick`` goes to the core every ``tick_interval`` seconds;
+* before each message, ``backpressure()`` (when given) is awaited: the node's store
+  writer uses it to stop reading from peers while too many headers wait for the disk.
 
 Notifications are passed to ``on_notification`` (metrics and logs). The core is
 synchronous; everything it does runs on the loop between awaits, so no locking.
@@ -92,8 +94,8 @@ class P2PDriver:
                  bucket_factory: Callable[[PeerId], TokenBucket] | None = None,
                  on_notification: Callable[[Notification], None] | None = None,
                  ban: Callable[[PeerAddress, str, float], object] | None = None,
-                 resolver: Callable[[], Awaitable[list[PeerAddress]]] | None = None
-                 ) -> None:
+                 resolver: Callable[[], Awaitable[list[PeerAddress]]] | None = None,
+                 backpressure: Callable[[], Awaitable[None]] | None = None) -> None:
         self._core = core
         self._params = params
         self._clock = clock
@@ -103,6 +105,7 @@ class P2PDriver:
         self._on_notification = on_notification
         self._ban = ban
         self._resolver = resolver if resolver is not None else self._resolve_seeds
+        self._backpressure = backpressure
         self._connections: dict[PeerId, _Connection] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._resolving = False
@@ -192,8 +195,13 @@ class P2PDriver:
                     break
                 decoder.receive_data(data)
                 while not conn.closed and (frame := decoder.next_frame()) is not None:
+                    if self._backpressure is not None:
+                        await self._backpressure()
                     message = decode_frame(frame)
                     self._dispatch(MessageReceived(conn.peer, message, self._clock.wall()))
+                    # One message at a time: let other peers, the HTTP API and the
+                    # store writer run between messages of a large read.
+                    await asyncio.sleep(0)
         except ProtocolError as exc:
             reason = "protocol-error"
             log.info("p2p.protocol_error", peer=str(conn.peer), error=str(exc))

@@ -14,6 +14,7 @@ headers above the root are validated again, which also proves the stored tail.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from aureond.chain.header import HEADER_SIZE, BlockHeader
 from aureond.chain.locator import locator_heights
 from aureond.chain.params import NetworkParams
 from aureond.chain.target import work_from_bits
-from aureond.chain.tree import AddResult, HeaderTree, TipChanged
+from aureond.chain.tree import AddResult, HeaderTree, Node, TipChanged
 from aureond.clock import Clock
 from aureond.errors import ChainError, StoreError
 from aureond.store.headers import HeaderStore
@@ -32,7 +33,7 @@ from aureond.store.policy import FsyncPolicy
 __all__ = ["Anchor", "HeaderChain"]
 
 DEFAULT_CACHE_SIZE = 4096
-DEFAULT_TREE_WINDOW = 2016 + 1024
+DEFAULT_TREE_WINDOW = 8192
 """Heights kept in memory below the tip: one retarget period plus the reorg depth."""
 
 
@@ -57,6 +58,13 @@ class HeaderChain:
         # (API reads, proof checks). A reorg clears them.
         self.header_cache: LRUCache[int, BlockHeader] = LRUCache(cache_size, name="headers")
         self.height_cache: LRUCache[bytes, int] = LRUCache(cache_size, name="heights")
+        # With ``deferred_writes`` the caller drains accepted headers to the store in
+        # small chunks (``write_pending``) so a 2,000-header batch never holds the event
+        # loop for the whole disk write; the tree's window keeps them readable meanwhile.
+        self.deferred_writes = False
+        self._pending: deque[_Write] = deque()
+        self._pending_count = 0
+        self._max_pending = max(1, tree.window // 2) if tree.window else 1024
 
     # --- opening ------------------------------------------------------------------
 
@@ -204,17 +212,56 @@ class HeaderChain:
         if change.reverted:
             self.header_cache.clear()
             self.height_cache.clear()
-            self.store.truncate(change.fork_height)
-        elif self.store.tip_hash != change.connected[0].prev_hash:
-            # The store lags the tree only if an earlier write failed; re-align.
-            self.store.truncate(change.fork_height)
-        self.store.append([n.header for n in change.connected])
+        self._pending.append(_Write(change.fork_height if change.reverted else None,
+                                    list(change.connected)))
+        self._pending_count += len(change.connected)
+        if not self.deferred_writes or self._pending_count > self._max_pending:
+            self.write_pending()
+
+    @property
+    def pending_writes(self) -> int:
+        """Headers accepted into the tree and not yet written to the store."""
+        return self._pending_count
+
+    def write_pending(self, limit: int | None = None) -> int:
+        """Write up to ``limit`` pending headers (all when None) to the store, in
+        order; returns how many are still pending. Raises ``StoreError``."""
+        budget = self._pending_count if limit is None else limit
+        while self._pending and budget > 0:
+            write = self._pending[0]
+            if write.truncate_to is not None:
+                self.store.truncate(write.truncate_to)
+                write.truncate_to = None
+            nodes = write.nodes
+            if self.store.tip_hash != nodes[0].prev_hash:
+                # The store lags only if an earlier write failed; re-align to the tree.
+                self.store.truncate(nodes[0].height - 1)
+            chunk, write.nodes = nodes[:budget], nodes[budget:]
+            self.store.append([n.header for n in chunk])
+            self._pending_count -= len(chunk)
+            budget -= len(chunk)
+            if not write.nodes:
+                self._pending.popleft()
+        return self._pending_count
 
     def flush(self) -> None:
+        """Write everything pending and fsync the store."""
+        self.write_pending()
         self.store.flush()
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.write_pending()
+        finally:
+            self.store.close()
+
+
+@dataclass(slots=True)
+class _Write:
+    """A tip change still to be written: truncate first (a reorg), then append."""
+
+    truncate_to: int | None
+    nodes: list[Node]
 
 
 def _raw(store: HeaderStore, height: int) -> bytes:

@@ -24,7 +24,7 @@ from pydantic_settings import (
 
 from aureond.errors import ConfigError
 
-__all__ = ["HttpConfig", "Settings", "load_settings", "parse_hostport"]
+__all__ = ["HttpConfig", "Settings", "StateConfig", "load_settings", "parse_hostport"]
 
 DEFAULT_CONFIG = Path("/etc/aureond/aureond.toml")
 
@@ -110,6 +110,15 @@ class StoreConfig(_Section):
     fsync_every_seconds: float = Field(default=5.0, gt=0)
 
 
+class StateConfig(_Section):
+    enabled: bool = True
+    """Keep watched accounts (``/v1/accounts``) and state snapshots; off: headers only."""
+    snapshot_every_blocks: int = Field(default=144, ge=1)
+    """Take a state snapshot after this many blocks applied to the ledger."""
+    keep_snapshots: int = Field(default=100, ge=1)
+    """Snapshot files kept on disk (the oldest are deleted)."""
+
+
 class LogConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -138,6 +147,7 @@ class Settings(BaseSettings):
     http: HttpConfig = HttpConfig()
     p2p: P2PConfig = P2PConfig()
     store: StoreConfig = StoreConfig()
+    state: StateConfig = StateConfig()
     log: LogConfig = LogConfig()
     anchor: AnchorConfig | None = None
 

@@ -48,13 +48,13 @@ from aureond.monitoring.prometheus import NodeMetrics
 from aureond.monitoring.resilience_metrics import ResilienceMetrics
 from aureond.monitoring.throughput import ThroughputTracker
 from aureond.p2p.driver import P2PDriver
+from aureond.p2p.durable import DurableHeaders
 from aureond.p2p.events import PeerId
 from aureond.p2p.headerchain import Anchor, HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, backoff_from_policy
 from aureond.p2p.node import P2PProtocol
 from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
 from aureond.service.config import Settings, parse_hostport
-from aureond.service.durability import DurableHeaders
 from aureond.service.observe import NodeObserver, ObservedCore
 from aureond.service.sdnotify import Notifier, watchdog_interval
 from aureond.service.view import DaemonView
@@ -191,7 +191,8 @@ class Daemon:
         driver = P2PDriver(core, self.params, self.clock,
                            connect_timeout=settings.p2p.connect_timeout,
                            bucket_factory=self._bucket, on_notification=observer,
-                           ban=peerbook.ban, resolver=None if use_seeds else no_seeds)
+                           ban=peerbook.ban, resolver=None if use_seeds else no_seeds,
+                           backpressure=durable.wait_for_room)
 
         dashboard = HealthDashboard(self.clock, service_id="aureond", version=__version__,
                                     description=f"aureond SPV node ({self.params.name})")
@@ -239,7 +240,7 @@ class Daemon:
                 tasks = [tg.create_task(driver.run(), name="p2p"),
                          tg.create_task(lag.run(), name="loop-lag"),
                          tg.create_task(self._housekeeping(chain, view, metrics, dashboard,
-                                                           manager, peerbook),
+                                                           manager, peerbook, durable),
                                         name="housekeeping")]
                 await self.stop_event.wait()
                 log.info("node.stopping")
@@ -267,12 +268,14 @@ class Daemon:
 
     async def _housekeeping(self, chain: HeaderChain, view: DaemonView, metrics: NodeMetrics,
                             dashboard: HealthDashboard, manager: PeerManager,
-                            peerbook: PeerBook) -> None:
+                            peerbook: PeerBook, durable: DurableHeaders) -> None:
         watchdog = watchdog_interval()
         last_watchdog = -1e18
         last_save = self.clock.monotonic()
         last_status = ""
         while True:
+            if durable.failure is not None:
+                raise durable.failure
             now = self.clock.monotonic()
             counts = manager.counts()
             metrics.set_peer_counts({PEER_STATE_LABELS[state]: n

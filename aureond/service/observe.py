@@ -27,9 +27,9 @@ from aureond.p2p.actions import (
     SyncStateChanged,
     TipUpdated,
 )
+from aureond.p2p.durable import DurableHeaders
 from aureond.p2p.events import ConnectFailed, Event, PeerDisconnected
 from aureond.p2p.node import P2PProtocol
-from aureond.service.durability import DurableHeaders
 from aureond.store.peers import PeerBook
 
 __all__ = ["NodeObserver", "ObservedCore"]

@@ -31,6 +31,7 @@ from aureond.monitoring.checks import evaluate_peers, evaluate_store, evaluate_s
 from aureond.monitoring.health import HealthDashboard, HealthReport
 from aureond.p2p.actions import Action, Disconnect, HeadersRejected, RequestCompleted, TipUpdated
 from aureond.p2p.driver import P2PDriver
+from aureond.p2p.durable import DurableHeaders
 from aureond.p2p.events import Event, MessageReceived, PeerDisconnected
 from aureond.p2p.headerchain import HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, capped_backoff
@@ -79,9 +80,11 @@ class PeerRecord:
 class Recorder:
     """The core behind the driver, with a record of its decisions (see module doc)."""
 
-    def __init__(self, protocol: P2PProtocol, clock: AcceleratedClock) -> None:
+    def __init__(self, protocol: P2PProtocol, clock: AcceleratedClock,
+                 durable: DurableHeaders) -> None:
         self.protocol = protocol
         self._clock = clock
+        self._durable = durable
         self.by_address: dict[PeerAddress, PeerRecord] = {}
         self.request_seconds: list[float] = []
         """Real seconds from each ``getheaders`` to its answer."""
@@ -109,6 +112,7 @@ class Recorder:
                 self.request_seconds.append(action.seconds / self._clock.speed)
             elif isinstance(action, TipUpdated):
                 self.tip_timeline.append((time.monotonic(), action.result.tip.height))
+                self._durable.note(len(action.result.connected))
         return actions
 
 
@@ -187,19 +191,21 @@ class NodeStack:
         self.params = params
         self.clock = clock
         addresses = list(addresses)
-        self.chain = HeaderChain.open(
-            params, directory, now=int(clock.wall()),
-            fsync_policy=FsyncPolicy(every_n_headers=2000, every_seconds=None))
+        # As in the daemon: fsync is driven by DurableHeaders, and accepted headers
+        # reach the store in chunks between other work on the loop.
+        self.chain = HeaderChain.open(params, directory, now=int(clock.wall()),
+                                      fsync_policy=FsyncPolicy.manual())
+        self.durable = DurableHeaders(self.chain, clock, runs_per_flush=1, max_delay=5.0)
         self.manager = PeerManager(addresses, backoff=capped_backoff(1.0, 30.0),
                                    target_outbound=len(addresses))
         self.protocol = P2PProtocol(self.chain, self.manager, rng)
-        self.recorder = Recorder(self.protocol, clock)
+        self.recorder = Recorder(self.protocol, clock, self.durable)
 
         async def no_seeds() -> list[PeerAddress]:
             return []
 
         self.driver = P2PDriver(self.recorder, params, clock, connect_timeout=5.0,
-                                resolver=no_seeds)
+                                resolver=no_seeds, backpressure=self.durable.wait_for_room)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> NodeStack:
@@ -217,7 +223,10 @@ class NodeStack:
                 # wait() does not raise the task's own cancellation; ours still propagates.
                 await asyncio.wait({task}, timeout=_STOP_TIMEOUT)
         finally:
-            self.chain.close()
+            try:
+                await self.durable.close()
+            finally:
+                self.chain.close()
 
     async def wait_for_tip(self, block_hash: bytes, deadline: float) -> bool:
         """Poll until the chain's tip is ``block_hash`` or ``time.monotonic() > deadline``."""
