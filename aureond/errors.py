@@ -23,6 +23,12 @@
     ├── BatchClosedError            caching.batch: the batch processor is closed
     ├── BatchFlushError             caching.batch: a batch failed to flush (__cause__)
     ├── ReportFormatError           monitoring: a status report document is malformed
+    ├── StateError                  state: watched accounts, the ledger, snapshots
+    │   ├── AddressError            an address or script an account cannot watch
+    │   ├── LedgerError             a block that does not extend the ledger, or an undo
+    │   │                           deeper than its history (restore a snapshot)
+    │   ├── SnapshotError           a snapshot file that is corrupt, truncated or foreign
+    │   └── BlockMismatchError      a downloaded block that does not match our header
     └── DevnetError                 devnet: the reference regtest node (tests, demo)
         ├── NodeBinaryError, NodeStartError, NodeTimeoutError
         └── RpcTransportError, RpcError

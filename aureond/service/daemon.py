@@ -28,6 +28,9 @@ from aureond import __version__
 from aureond.api.app import create_app, start_http
 from aureond.api.auth import load_token
 from aureond.api.endpoint import LIMITER_KEY
+from aureond.api.routes import DEFAULT_AREAS
+from aureond.api.routes import accounts as accounts_routes
+from aureond.api.routes import state as state_routes
 from aureond.api.settings import ApiSettings
 from aureond.chain.header import BlockHeader
 from aureond.chain.params import NetworkParams
@@ -57,6 +60,8 @@ from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, Token
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
 from aureond.service.sdnotify import Notifier, watchdog_interval
+from aureond.service.state_driver import StateDriver, open_state
+from aureond.service.state_view import DaemonStateView
 from aureond.service.view import DaemonView
 from aureond.store.peers import PeerAddress, PeerBook
 from aureond.store.policy import FsyncPolicy
@@ -156,6 +161,18 @@ class Daemon:
             raise
         if peerbook.load_problem:
             log.warning("store.peers_reset", problem=peerbook.load_problem)
+        state: StateDriver | None = None
+        if settings.state.enabled:
+            try:
+                state = await open_state(
+                    directory=settings.data_dir / "state", network=self.params.name,
+                    chain=chain, clock=self.clock, rng=self.rng, registry=self.registry,
+                    ban_seconds=settings.p2p.ban_seconds,
+                    snapshot_every=settings.state.snapshot_every_blocks,
+                    keep_snapshots=settings.state.keep_snapshots)
+            except BaseException:
+                chain.close()
+                raise
         metrics = NodeMetrics(self.registry, version=__version__, network=self.params.name)
         self._resilience_metrics = ResilienceMetrics(self.registry)
         metrics.on_tip_changed(chain.tip_height, chain.tip_time)
@@ -179,10 +196,12 @@ class Daemon:
                               backoff=backoff_from_policy(RECONNECT_POLICY, self.rng),
                               target_outbound=(min(settings.p2p.max_outbound, len(addresses))
                                                if addresses else settings.p2p.max_outbound))
-        protocol = P2PProtocol(chain, manager, self.rng, ban_seconds=settings.p2p.ban_seconds)
+        protocol = P2PProtocol(chain, manager, self.rng, ban_seconds=settings.p2p.ban_seconds,
+                               blocks=state.feed if state is not None else None)
         observer = NodeObserver(metrics=metrics, errors=errors, latency=latency,
                                 headers=throughput, peerbook=peerbook, protocol=protocol,
-                                clock=self.clock, durable=durable)
+                                clock=self.clock, durable=durable,
+                                on_tip=state.on_tip_changed if state is not None else None)
         core = ObservedCore(protocol, metrics, errors, peerbook, observer)
 
         async def no_seeds() -> list[PeerAddress]:
@@ -220,7 +239,10 @@ class Daemon:
                                    rate_per_second=settings.http.rate_per_second,
                                    rate_burst=settings.http.rate_burst)
         app = create_app(view, self.registry, self.clock, api_settings, outcomes=errors,
-                         node_metrics=metrics)
+                         node_metrics=metrics, areas=(*DEFAULT_AREAS, accounts_routes.ENDPOINTS,
+                                                      state_routes.ENDPOINTS))
+        if state is not None:
+            app[accounts_routes.STATE_VIEW_KEY] = DaemonStateView(state)
         self._resilience_metrics.watch_bucket(app[LIMITER_KEY])
         try:
             runner, _site = await start_http(
@@ -242,19 +264,23 @@ class Daemon:
                          tg.create_task(self._housekeeping(chain, view, metrics, dashboard,
                                                            manager, peerbook, durable),
                                         name="housekeeping")]
+                if state is not None:
+                    tasks.append(tg.create_task(state.run(), name="state"))
                 await self.stop_event.wait()
                 log.info("node.stopping")
                 for task in tasks:
                     task.cancel()
         finally:
-            await self._shutdown(runner, chain, peerbook, durable)
+            await self._shutdown(runner, chain, peerbook, durable, state)
 
     async def _shutdown(self, runner: web.AppRunner, chain: HeaderChain, peerbook: PeerBook,
-                        durable: DurableHeaders) -> None:
+                        durable: DurableHeaders, state: StateDriver | None = None) -> None:
         self.notifier.stopping()
         try:
             async with asyncio.timeout(self.settings.shutdown_timeout):
                 await runner.cleanup()
+                if state is not None:
+                    await state.close()
                 await durable.close()
                 chain.close()
         except TimeoutError:

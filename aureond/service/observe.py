@@ -7,8 +7,11 @@ about Prometheus or logging.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
+from aureond.chain.tree import TipChanged
 from aureond.clock import Clock
 from aureond.monitoring.error_rate import ErrorRateTracker
 from aureond.monitoring.latency import LatencyTracker
@@ -45,7 +48,8 @@ class NodeObserver:
 
     def __init__(self, *, metrics: NodeMetrics, errors: ErrorRateTracker,
                  latency: LatencyTracker, headers: ThroughputTracker, peerbook: PeerBook,
-                 protocol: P2PProtocol, clock: Clock, durable: DurableHeaders) -> None:
+                 protocol: P2PProtocol, clock: Clock, durable: DurableHeaders,
+                 on_tip: Callable[[TipChanged], None] | None = None) -> None:
         self._metrics = metrics
         self._errors = errors
         self._latency = latency
@@ -54,6 +58,7 @@ class NodeObserver:
         self._protocol = protocol
         self._clock = clock
         self._durable = durable
+        self._on_tip = on_tip
         self._last_progress = -1e18
         self.connected_at: dict[int, float] = {}
 
@@ -66,6 +71,8 @@ class NodeObserver:
                 self._headers.record(len(result.connected))
                 self._durable.note(len(result.connected))
                 self._errors.record_success()
+                if self._on_tip is not None:  # the state driver: new blocks, reorgs
+                    self._on_tip(result)
                 if result.is_reorg:
                     self._metrics.on_reorg(result.depth)
                     log.warning("chain.reorg", depth=result.depth,
