@@ -50,7 +50,7 @@ from aureond.clock import Clock
 from aureond.errors import EncodingError, StoreError
 from aureond.store.cache import HeaderLRU, RecentWindow, WindowEntry
 from aureond.store.directory import claim_directory
-from aureond.store.hashindex import HASH_INDEX_FILE, HashIndex
+from aureond.store.hashindex import HASH_INDEX_FILE, HashIndex, HashIndexFullError
 from aureond.store.heal import HealReport, repair_files
 from aureond.store.meta import StoreMeta
 from aureond.store.policy import FsyncPolicy
@@ -182,9 +182,13 @@ class HeaderStore:
         for block_hash, offset in dropped:
             table.delete(block_hash, offset)
         replayed = 0
-        for block_hash, offset in self._iter_index(table.covered, keep):
-            table.insert(block_hash, offset)
-            replayed += 1
+        try:
+            for block_hash, offset in self._iter_index(table.covered, keep):
+                table.insert(block_hash, offset)
+                replayed += 1
+        except HashIndexFullError:
+            self._rebuild_table()
+            return True, replayed
         if table.needs_growth():
             self._rebuild_table()
         else:
@@ -383,8 +387,14 @@ class HeaderStore:
         if table is None:
             raise StoreError("the header store is closed")
         try:
-            for k, header in enumerate(headers):
-                table.insert(header.hash, offset + k)
+            try:
+                for k, header in enumerate(headers):
+                    table.insert(header.hash, offset + k)
+            except HashIndexFullError:
+                # Only reachable if the counts were wrong; the rebuild reads index.dat,
+                # which already holds this batch, so nothing is lost.
+                self._rebuild_table()
+                return
             if table.needs_growth():
                 self._rebuild_table()
         except (OSError, StoreError) as exc:

@@ -47,14 +47,6 @@ READY_TIMEOUT = 30.0
 SYNC_TIMEOUT = 90.0
 POLL = 0.005
 
-HASH_INDEX_BUG = (
-    "hash index live count is not restored after a crash: HashIndex persists `live` only "
-    "in sync(); HeaderStore._open_table replays offsets covered..tip with insert(), "
-    "which finds the already-written slots and does not count them, so `live` stays "
-    "below the real occupancy across restarts, needs_growth() never fires and the "
-    "table fills up: 'hashidx.dat is full; delete it to have it rebuilt'")
-
-
 @dataclass(frozen=True, slots=True)
 class Run:
     opened_at: int         # the store's tip when the run reported ready
@@ -115,9 +107,6 @@ def _run_and_kill(daemon: DaemonProcess, kill_height: int, jitter: float) -> Run
     return Run(opened, kill_height, seen, healed)
 
 
-# Not strict: whether the random kills hit the bug depends on timing (most runs do).
-# Remove the mark when the bug is fixed.
-@pytest.mark.xfail(strict=False, reason=HASH_INDEX_BUG)
 def test_sigkill_during_download_never_breaks_the_store(chain_node: RegtestNode,
                                                         tmp_path: Path) -> None:
     node = chain_node
@@ -175,7 +164,6 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 
-@pytest.mark.xfail(strict=True, reason=HASH_INDEX_BUG)
 def test_hash_index_survives_sigkills_before_any_fsync(tmp_path: Path) -> None:
     """Three processes append to one store and die by SIGKILL before any fsync (the
     daemon's position between two flushes); the store must stay usable."""

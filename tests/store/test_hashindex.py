@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aureond.store.hashindex import HashIndex
+from aureond.store.hashindex import HashIndex, HashIndexFullError
 
 
 def _hashes(count: int, seed: int = 1) -> list[bytes]:
@@ -109,3 +109,45 @@ def test_leftover_temporary_from_a_torn_rebuild_is_removed(tmp_path: Path) -> No
     assert table is not None
     table.close()
     assert not (tmp_path / "t.new").exists()
+
+
+def test_counts_written_after_the_last_sync_survive_a_crash(tmp_path: Path) -> None:
+    """Slots written after the last sync reach the disk but the header's counts do
+    not (a SIGKILL between two flushes): reopening must count the slots themselves,
+    or the load factor under-reports and the table fills up."""
+    hashes = _hashes(3000, seed=5)
+    path = tmp_path / "t"
+    table = HashIndex.build(path, iter([]), 0)
+    for offset, h in enumerate(hashes[:100]):
+        table.insert(h, offset)
+    table.sync(100)
+    for offset, h in enumerate(hashes[100:1000], start=100):
+        table.insert(h, offset)
+    table.delete(hashes[50], 50)
+    table.close()  # no sync: the header still says live=100, deleted=0
+    reopened = HashIndex.open(path)
+    assert reopened is not None
+    assert (reopened.live, reopened.deleted) == (999, 1)
+    assert reopened.covered == 100
+    # replaying the tail (what the store does on open) does not double-count
+    for offset, h in enumerate(hashes[100:1000], start=100):
+        reopened.insert(h, offset)
+    assert reopened.live == 999
+    # and growth is detected in time, before any probe runs out of slots
+    offset = 1000
+    while not reopened.needs_growth():
+        reopened.insert(hashes[offset], offset)
+        offset += 1
+    assert reopened.live + reopened.deleted == reopened.capacity // 2 + 1
+    reopened.close()
+
+
+def test_a_full_table_raises_hash_index_full(tmp_path: Path) -> None:
+    hashes = _hashes(5000, seed=6)
+    table = HashIndex.build(tmp_path / "t", iter([]), 0)
+    capacity = table.capacity
+    for offset in range(capacity):
+        table.insert(hashes[offset], offset)
+    with pytest.raises(HashIndexFullError):
+        table.insert(hashes[capacity], capacity)
+    table.close()
