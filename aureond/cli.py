@@ -24,13 +24,17 @@ _COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole tree, or (``only``) the tree with just that command's module imported:
+    ``aureond run`` need not import the stress suite to start."""
     parser = argparse.ArgumentParser(
         prog="aureond",
         description="SPV light-client daemon for Bitcoin-family proof-of-work chains.")
     parser.add_argument("--version", action="version", version=f"aureond {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
+        if only is not None and name.rsplit(".", 1)[1] != only:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -41,8 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    first = next((a for a in argv if not a.startswith("-")), None)
+    known = {name.rsplit(".", 1)[1] for name in _COMMAND_MODULES}
+    return first if first in known else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

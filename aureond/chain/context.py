@@ -20,15 +20,30 @@ plus any earlier ones given), exactly as near genesis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from aureond.chain.header import BlockHeader
 from aureond.chain.params import NetworkParams
 from aureond.chain.target import work_from_bits
 from aureond.errors import ConfigError
 
-__all__ = ["MTP_WINDOW", "ChainContext", "anchor_context", "genesis_context"]
+__all__ = ["MTP_WINDOW", "ChainContext", "HeaderFacts", "anchor_context", "genesis_context"]
 
 MTP_WINDOW = 11
+
+
+class HeaderFacts(Protocol):
+    """What advancing a context reads from a header: a :class:`BlockHeader`, or the
+    header tree's raw-backed node (which need not be parsed for it)."""
+
+    @property
+    def hash(self) -> bytes: ...
+
+    @property
+    def time(self) -> int: ...
+
+    @property
+    def bits(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +62,7 @@ class ChainContext:
         ordered = sorted(self.recent_times)
         return ordered[len(ordered) // 2]
 
-    def advance(self, params: NetworkParams, header: BlockHeader, work: int) -> ChainContext:
+    def advance(self, params: NetworkParams, header: HeaderFacts, work: int) -> ChainContext:
         """The context after ``header`` (already validated) is appended."""
         height = self.height + 1
         at_boundary = height % params.retarget_interval == 0

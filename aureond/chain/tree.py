@@ -179,7 +179,7 @@ class HeaderTree:
                 raise UnconnectedHeadersError(cur.prev_hash)
             cur = parent
         for n in reversed(chain):
-            base = base.advance(self._params, n.header, n.chainwork - base.chainwork)
+            base = base.advance(self._params, n, n.chainwork - base.chainwork)
         return base
 
     def _boundary_context(self, start: Node) -> ChainContext:

@@ -237,7 +237,7 @@ class HeaderChain:
                 # The store lags only if an earlier write failed; re-align to the tree.
                 self.store.truncate(nodes[0].height - 1)
             chunk, write.nodes = nodes[:budget], nodes[budget:]
-            self.store.append([n.header for n in chunk])
+            self.store.append_raw([(n.raw, n.hash) for n in chunk])
             self._pending_count -= len(chunk)
             budget -= len(chunk)
             if not write.nodes:

@@ -15,8 +15,16 @@ __all__ = ["HeaderLRU", "RecentWindow", "WindowEntry"]
 
 @dataclass(frozen=True, slots=True)
 class WindowEntry:
-    header: BlockHeader
+    """A recent header as stored: its 80 wire bytes, its hash and the chain work up to
+    it. Parsed only when asked (most entries never are)."""
+
+    raw: bytes
+    hash: bytes
     chainwork: int
+
+    @property
+    def header(self) -> BlockHeader:
+        return BlockHeader.parse(self.raw)
 
 
 class RecentWindow:
@@ -52,17 +60,17 @@ class RecentWindow:
         elif height != self._first + len(self._entries):
             raise ValueError(f"window expects height {self._first + len(self._entries)}")
         self._entries.append(entry)
-        self._heights[entry.header.hash] = height
+        self._heights[entry.hash] = height
         if len(self._entries) > self.size:
             old = self._entries.popleft()
-            self._heights.pop(old.header.hash, None)
+            self._heights.pop(old.hash, None)
             self._first += 1
 
     def pop_above(self, height: int) -> None:
         """Drop every entry above ``height``."""
         while self._entries and self._first + len(self._entries) - 1 > height:
             old = self._entries.pop()
-            self._heights.pop(old.header.hash, None)
+            self._heights.pop(old.hash, None)
 
     def get(self, height: int) -> WindowEntry | None:
         index = height - self._first

@@ -247,26 +247,43 @@ class HashIndex:
     def insert(self, block_hash: bytes, offset: int) -> None:
         """Map ``block_hash`` to ``offset``; inserting an existing pair is a no-op.
 
-        The caller checks :meth:`needs_growth` after a batch and rebuilds.
+        The caller checks :meth:`needs_growth` after a batch and rebuilds. This is the
+        sync's hot path, so the probe is written out here rather than going through
+        :meth:`_probe`: one pread of ``_RUN`` slots usually settles it.
         """
         if not 0 <= offset <= _MAX_OFFSET:
             raise StoreError(f"offset {offset} does not fit the hash index")
-        _, tag = _home(block_hash)
-        target: int | None = None
+        tag = int.from_bytes(block_hash[8:12], "little")
+        wanted = offset + 1
+        mask, capacity, fd = self._mask, 1 << self._log2, self._fd
+        slot = int.from_bytes(block_hash[:8], "little") & mask
+        remaining = capacity
+        target = -1
         reuses_deleted = False
-        for slot, stag, value in self._probe(block_hash):
-            if value == _EMPTY:
-                if target is None:
-                    target = slot
+        while remaining > 0:
+            run = min(_RUN, capacity - slot, remaining)
+            raw = os.pread(fd, run * _SLOT_SIZE, _HEADER_SIZE + slot * _SLOT_SIZE)
+            if len(raw) != run * _SLOT_SIZE:
+                raise StoreError(f"{self._path} is shorter than its header says")
+            done = False
+            for k, (stag, value) in enumerate(_SLOT.iter_unpack(raw)):
+                if value == _EMPTY:
+                    if target < 0:
+                        target = slot + k
+                    done = True
+                    break
+                if value == _DELETED:
+                    if target < 0:
+                        target, reuses_deleted = slot + k, True
+                elif value == wanted and stag == tag:
+                    return
+            if done:
                 break
-            if value == _DELETED:
-                if target is None:
-                    target, reuses_deleted = slot, True
-            elif stag == tag and value == offset + 1:
-                return
-        if target is None:
+            remaining -= run
+            slot = (slot + run) & mask
+        if target < 0:
             raise HashIndexFullError(f"{self._path} has no free slot")
-        os.pwrite(self._fd, _SLOT.pack(tag, offset + 1), _HEADER_SIZE + target * _SLOT_SIZE)
+        os.pwrite(fd, _SLOT.pack(tag, wanted), _HEADER_SIZE + target * _SLOT_SIZE)
         self._dirty = True
         self.live += 1
         if reuses_deleted:

@@ -209,15 +209,22 @@ class HeaderStore:
     def _load_window(self) -> None:
         self._window.clear()
         start = max(0, self._count - self._window.size)
-        for offset, header, work in self._read_records(start, self._count):
-            self._window.push(self.meta.anchor_height + offset, WindowEntry(header, work))
+        for offset, raw, block_hash, work in self._read_raw_records(start, self._count):
+            self._window.push(self.meta.anchor_height + offset,
+                              WindowEntry(raw, block_hash, work))
         last = self._window.get(self.tip_height)
         if last is None:
             raise StoreError(f"{self.directory}: the tip could not be read back")
-        self._tip_hash, self._tip_work = last.header.hash, last.chainwork
+        self._tip_hash, self._tip_work = last.hash, last.chainwork
 
     def _read_records(self, start: int, stop: int) -> Iterator[tuple[int, BlockHeader, int]]:
         """(offset, header, chainwork) for offsets [start, stop), read in chunks."""
+        for offset, raw, _, work in self._read_raw_records(start, stop):
+            yield offset, BlockHeader.parse(raw), work
+
+    def _read_raw_records(self, start: int,
+                          stop: int) -> Iterator[tuple[int, bytes, bytes, int]]:
+        """(offset, raw header, hash as indexed, chainwork) for offsets [start, stop)."""
         for chunk_start in range(start, stop, _READ_CHUNK):
             n = min(stop, chunk_start + _READ_CHUNK) - chunk_start
             hblob = pread_full(self._hfd, n * HEADER_SIZE, chunk_start * HEADER_SIZE)
@@ -225,10 +232,9 @@ class HeaderStore:
             if len(hblob) != n * HEADER_SIZE or len(iblob) != n * INDEX_SIZE:
                 raise StoreError(f"{self.directory}: header files are shorter than expected")
             for k in range(n):
-                _, work = unpack_index(iblob, k * INDEX_SIZE)
-                raw = hblob[k * HEADER_SIZE:(k + 1) * HEADER_SIZE]
-                header = BlockHeader.parse(raw)
-                yield chunk_start + k, header, work
+                block_hash, work = unpack_index(iblob, k * INDEX_SIZE)
+                yield chunk_start + k, hblob[k * HEADER_SIZE:(k + 1) * HEADER_SIZE], \
+                    block_hash, work
 
     def _work_of(self, bits: int) -> int:
         work = self._work_cache.get(bits)
@@ -299,7 +305,7 @@ class HeaderStore:
     def hash_at(self, height: int) -> bytes | None:
         entry = self._window.get(height)
         if entry is not None:
-            return entry.header.hash
+            return entry.hash
         offset = self._offset(height)
         return None if offset is None else self._index_at(offset)[0]
 
@@ -344,27 +350,38 @@ class HeaderStore:
         """Append headers that extend the tip. Structure is checked, consensus is not:
         the first must link to the tip, each to the one before; else ``StoreError``
         and nothing is written. Chain work is computed from ``bits``."""
-        if not headers:
+        self.append_raw([(h.serialize(), h.hash) for h in headers])
+
+    def append_raw(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        """:meth:`append` for headers already in wire form: (80 raw bytes, their hash).
+
+        The hash must be the double SHA-256 of the bytes (the header tree computed it
+        when it validated them); it is not recomputed here. Linkage is checked."""
+        if not records:
             return
         self._check_open()
+        tip_height = self.tip_height
         prev, work = self._tip_hash, self._tip_work
         works: list[int] = []
-        for k, header in enumerate(headers):
-            if header.prev_hash != prev:
+        for k, (raw, block_hash) in enumerate(records):
+            if len(raw) != HEADER_SIZE or len(block_hash) != 32:
+                raise StoreError(f"header at height {tip_height + 1 + k} is not an 80-byte "
+                                 "header with a 32-byte hash")
+            if raw[4:36] != prev:
                 raise StoreError(
-                    f"header at height {self.tip_height + 1 + k} does not link to the "
+                    f"header at height {tip_height + 1 + k} does not link to the "
                     f"{'stored tip' if k == 0 else 'header before it in the batch'}")
             try:
-                work += self._work_of(header.bits)
+                work += self._work_of(int.from_bytes(raw[72:76], "little"))
             except EncodingError as exc:
-                raise StoreError(f"header at height {self.tip_height + 1 + k}: {exc}") from exc
+                raise StoreError(f"header at height {tip_height + 1 + k}: {exc}") from exc
             works.append(work)
-            prev = header.hash
+            prev = block_hash
         offset = self._count
-        if offset + len(headers) > 0xFFFFFFFD:
+        if offset + len(records) > 0xFFFFFFFD:
             raise StoreError("the header store is full (2**32 records)")
-        hblob = b"".join(h.serialize() for h in headers)
-        iblob = b"".join(pack_index(h.hash, w) for h, w in zip(headers, works, strict=True))
+        hblob = b"".join(raw for raw, _ in records)
+        iblob = b"".join(pack_index(h, w) for (_, h), w in zip(records, works, strict=True))
         try:
             pwrite_full(self._hfd, hblob, offset * HEADER_SIZE)
             pwrite_full(self._ifd, iblob, offset * INDEX_SIZE)
@@ -374,22 +391,23 @@ class HeaderStore:
                 os.ftruncate(self._hfd, offset * HEADER_SIZE)
             raise StoreError(f"cannot append to the header store in {self.directory}: "
                              f"{exc}") from exc
-        self._count += len(headers)
-        for k, (header, w) in enumerate(zip(headers, works, strict=True)):
-            self._window.push(self.meta.anchor_height + offset + k, WindowEntry(header, w))
-        self._tip_hash, self._tip_work = headers[-1].hash, works[-1]
-        self._pending += len(headers)
-        self._index_hashes(headers, offset)
+        self._count += len(records)
+        base = self.meta.anchor_height + offset
+        for k, ((raw, block_hash), w) in enumerate(zip(records, works, strict=True)):
+            self._window.push(base + k, WindowEntry(raw, block_hash, w))
+        self._tip_hash, self._tip_work = records[-1][1], works[-1]
+        self._pending += len(records)
+        self._index_hashes([h for _, h in records], offset)
         self._maybe_flush()
 
-    def _index_hashes(self, headers: Sequence[BlockHeader], offset: int) -> None:
+    def _index_hashes(self, hashes: Sequence[bytes], offset: int) -> None:
         table = self._table
         if table is None:
             raise StoreError("the header store is closed")
         try:
             try:
-                for k, header in enumerate(headers):
-                    table.insert(header.hash, offset + k)
+                for k, block_hash in enumerate(hashes):
+                    table.insert(block_hash, offset + k)
             except HashIndexFullError:
                 # Only reachable if the counts were wrong; the rebuild reads index.dat,
                 # which already holds this batch, so nothing is lost.
@@ -466,7 +484,7 @@ class HeaderStore:
         entry = self._window.get(to_height)
         if entry is None:
             raise StoreError(f"{self.directory}: the new tip could not be read back")
-        self._tip_hash, self._tip_work = entry.header.hash, entry.chainwork
+        self._tip_hash, self._tip_work = entry.hash, entry.chainwork
         table.sync(keep)
 
     # -- lifecycle ---------------------------------------------------------------------
