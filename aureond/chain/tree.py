@@ -90,13 +90,20 @@ class HeaderTree:
     """Branches above a trusted root, with the best (most-work) chain indexed by height."""
 
     def __init__(self, params: NetworkParams, root: ChainContext, root_raw: bytes,
-                 *, window: int | None = None) -> None:
+                 *, window: int | None = None, prune_slack: int = 0) -> None:
+        """``window``: keep this many heights below the tip (None: keep everything).
+        ``prune_slack``: let the tree run that many heights past the window before
+        pruning back to it, so the O(window) prune runs once per ``prune_slack``
+        headers instead of on every add."""
         if len(root_raw) != HEADER_SIZE:
             raise ValueError("root_raw must be an 80-byte header")
         if window is not None and window < params.retarget_interval + MTP_WINDOW:
             raise ValueError("window must hold at least one retarget period")
         self._params = params
+        if prune_slack < 0:
+            raise ValueError("prune_slack must not be negative")
         self._window = window
+        self._prune_slack = prune_slack
         self._root = Node(root_raw, root.hash, root.height, root.chainwork)
         self._root_ctx = root
         self._nodes: dict[bytes, Node] = {root.hash: self._root}
@@ -269,21 +276,38 @@ class HeaderTree:
         return TipChanged(reverted, tuple(branch), new_tip)
 
     def _prune(self) -> None:
-        """Drop nodes more than ``window`` heights below the tip (and their branches)."""
-        if self._window is None or len(self._best) <= self._window + 1:
+        """Drop nodes more than ``window`` heights below the tip (and their branches).
+
+        With a prune slack the new root is the highest retarget boundary at least
+        ``window`` below the tip, whose context is read off the nodes around it instead
+        of being advanced header by header from the old root."""
+        if self._window is None:
             return
-        drop = len(self._best) - self._window - 1
-        new_root_hash = self._best[drop]
-        # Rebuild the root context before forgetting its ancestors.
-        root_ctx = self.context_of(new_root_hash)
+        span = len(self._best) - 1
+        if span <= self._window + self._prune_slack:
+            return
+        drop = span - self._window
+        if self._prune_slack:
+            drop -= (self._base + drop) % self._params.retarget_interval
+            if drop < MTP_WINDOW:
+                return  # the boundary's median-time-past needs its ancestors
+            new_root_hash = self._best[drop]
+            root_ctx = self._boundary_context(self._nodes[new_root_hash])
+        else:
+            new_root_hash = self._best[drop]
+            # Rebuild the root context before forgetting its ancestors.
+            root_ctx = self.context_of(new_root_hash)
         cut_height = self._base + drop
-        self._nodes = {h: n for h, n in self._nodes.items() if n.height >= cut_height}
-        self._contexts = {h: c for h, c in self._contexts.items() if h in self._nodes}
+        side_nodes = len(self._nodes) - len(self._best)
+        for h in self._best[:drop]:
+            del self._nodes[h]
         self._best = self._best[drop:]
         self._base = cut_height
         self._root = self._nodes[new_root_hash]
         self._root_ctx = root_ctx
+        if side_nodes:
+            # Side branches forking below the new root can never be extended now.
+            self._nodes = {h: n for h, n in self._nodes.items()
+                           if n.height > cut_height or h == new_root_hash}
+        self._contexts = {h: c for h, c in self._contexts.items() if h in self._nodes}
         self._contexts[new_root_hash] = root_ctx
-        # Side branches forking below the new root can never be extended now.
-        self._nodes = {h: n for h, n in self._nodes.items()
-                       if n.height > cut_height or h == new_root_hash}

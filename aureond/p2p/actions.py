@@ -18,6 +18,7 @@ __all__ = [
     "Action",
     "Command",
     "Connect",
+    "Continue",
     "Disconnect",
     "HandshakeCompleted",
     "HeadersRejected",
@@ -63,6 +64,15 @@ class Disconnect:
     peer: PeerId
     reason: str
     ban_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """Part of ``peer``'s last message is still to be processed: give the event loop a
+    turn, then deliver ``Resume(peer)``; deliver no other message of ``peer`` before
+    that (other peers, timers and the rest of the process may run)."""
+
+    peer: PeerId
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +165,7 @@ class SyncStateChanged:
     progress: float
 
 
-Command = Send | Connect | Disconnect | NeedAddresses
+Command = Send | Connect | Disconnect | NeedAddresses | Continue
 Notification = (HandshakeCompleted | TipUpdated | HeadersRejected | PeerMisbehaved
                 | Stalled | StaleTip | RequestCompleted | SyncStateChanged)
 Action = Command | Notification

@@ -40,6 +40,7 @@ from aureond.errors import ProtocolError
 from aureond.p2p.actions import (
     Action,
     Connect,
+    Continue,
     Disconnect,
     NeedAddresses,
     Notification,
@@ -53,6 +54,7 @@ from aureond.p2p.events import (
     PeerConnected,
     PeerDisconnected,
     PeerId,
+    Resume,
     Tick,
 )
 from aureond.resilience.token_bucket import TokenBucket
@@ -84,6 +86,7 @@ class _Connection:
         default_factory=lambda: asyncio.Queue(SEND_QUEUE_LIMIT))
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     closed: bool = False
+    resume: bool = False  # the core asked to continue with this peer's message
 
 
 class P2PDriver:
@@ -147,6 +150,10 @@ class P2PDriver:
                 log.info("p2p.disconnect", peer=str(peer), reason=reason,
                          banned_for=ban_seconds)
                 self._close(peer)
+            case Continue(peer=peer):
+                conn = self._connections.get(peer)
+                if conn is not None:
+                    conn.resume = True
             case NeedAddresses():
                 if not self._resolving:
                     self._resolving = True
@@ -199,9 +206,13 @@ class P2PDriver:
                         await self._backpressure()
                     message = decode_frame(frame)
                     self._dispatch(MessageReceived(conn.peer, message, self._clock.wall()))
-                    # One message at a time: let other peers, the HTTP API and the
-                    # store writer run between messages of a large read.
+                    # One message (or one step of a large one) at a time: let other
+                    # peers, the HTTP API and the store writer run in between.
                     await asyncio.sleep(0)
+                    while conn.resume and not conn.closed:
+                        conn.resume = False
+                        self._dispatch(Resume(conn.peer, self._clock.wall()))
+                        await asyncio.sleep(0)
         except ProtocolError as exc:
             reason = "protocol-error"
             log.info("p2p.protocol_error", peer=str(conn.peer), error=str(exc))

@@ -20,6 +20,7 @@ __all__ = [
     "PeerConnected",
     "PeerDisconnected",
     "PeerId",
+    "Resume",
     "Tick",
 ]
 
@@ -89,6 +90,14 @@ class AddressesLearned:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Carry on with ``peer``'s message, as a ``Continue`` asked."""
+
+    peer: PeerId
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed; deliver at least every ``TICK_INTERVAL`` seconds."""
 
@@ -96,4 +105,4 @@ class Tick:
 
 
 Event = (PeerConnected | ConnectFailed | MessageReceived | PeerDisconnected
-         | AddressesLearned | Tick)
+         | AddressesLearned | Resume | Tick)

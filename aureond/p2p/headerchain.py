@@ -35,6 +35,8 @@ __all__ = ["Anchor", "HeaderChain"]
 DEFAULT_CACHE_SIZE = 4096
 DEFAULT_TREE_WINDOW = 8192
 """Heights kept in memory below the tip: one retarget period plus the reorg depth."""
+PRUNE_SLACK = 1024
+"""Heights the tree may run past its window before it is pruned back (see HeaderTree)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ class HeaderChain:
         else:
             root_ctx, root_raw = _stored_context(store, root_height)
         tree = HeaderTree(params, root_ctx, root_raw,
-                          window=max(window, interval + MTP_WINDOW))
+                          window=max(window, interval + MTP_WINDOW), prune_slack=PRUNE_SLACK)
         if tip > root_height:
             raw = b"".join(_raw(store, h) for h in range(root_height + 1, tip + 1))
             try:

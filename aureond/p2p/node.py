@@ -27,6 +27,7 @@ from aureond.p2p.events import (
     PeerConnected,
     PeerDisconnected,
     PeerId,
+    Resume,
     Tick,
 )
 from aureond.p2p.handshake import Handshake, HandshakeConfig
@@ -77,14 +78,16 @@ class P2PProtocol:
     def __init__(self, chain: ChainView, manager: PeerManager, rng: RandomSource, *,
                  handshake: HandshakeConfig | None = None,
                  ban_seconds: int = DEFAULT_BAN_SECONDS,
-                 blocks: BlockSink | None = None) -> None:
+                 blocks: BlockSink | None = None,
+                 headers_per_step: int | None = None) -> None:
         self._chain = chain
         self.blocks = blocks
         self._rng = rng
         self._config = handshake if handshake is not None else HandshakeConfig()
         self.manager = manager
         self.ping = PingManager(rng)
-        self.sync = SyncManager(chain, ban_seconds=ban_seconds)
+        self.sync = SyncManager(chain, ban_seconds=ban_seconds,
+                                headers_per_step=headers_per_step)
         self._handshakes: dict[PeerId, Handshake] = {}
         self._nonces: set[int] = set()
 
@@ -110,6 +113,9 @@ class P2PProtocol:
             out = self._on_message(event.peer, event.message, event.now)
         elif isinstance(event, Tick):
             out = self._on_tick(event.now)
+        elif isinstance(event, Resume):
+            out = (self.sync.resume(event.peer, event.now)
+                   if event.peer in self._handshakes else [])
         elif isinstance(event, PeerConnected):
             out = self._on_connected(event)
         elif isinstance(event, PeerDisconnected | ConnectFailed):

@@ -26,6 +26,13 @@ Misbehaviour and its price:
 * no answer to ``getheaders`` within ``HEADERS_TIMEOUT``: the peer is stalled,
   dropped, and sync fails over to the next peer.
 
+With ``headers_per_step``, a large ``headers`` message is validated that many headers
+at a time: after each step the core returns ``Continue(peer)`` and the driver, having
+given the event loop a turn, delivers ``Resume(peer)`` for the next step (and no other
+message from that peer in between). The outcome is the one of the whole message at
+once, except that when a header is invalid the valid steps before it are kept (they
+passed every rule); the peer is banned either way.
+
 A tip older than ``STALE_TIP_FACTOR`` block intervals with no new best header for
 ``STALE_CHECK_INTERVAL`` makes us ask every peer, and says so with ``StaleTip``.
 """
@@ -40,6 +47,7 @@ from aureond.chain.tree import AddResult, TipChanged
 from aureond.errors import EncodingError, HeaderRejectedError, UnconnectedHeadersError
 from aureond.p2p.actions import (
     Action,
+    Continue,
     Disconnect,
     HeadersRejected,
     PeerMisbehaved,
@@ -86,6 +94,10 @@ STALE_CHECK_INTERVAL = 10 * 60.0
 NEAR_TIP_AGE = 24 * 60 * 60.0
 #: Ban time for invalid headers, unless configured otherwise.
 DEFAULT_BAN_SECONDS = 24 * 60 * 60
+HEADERS_PER_STEP = 250
+"""Headers validated per event-loop turn by a running node (``headers_per_step``):
+about a millisecond of work, so a 2,000-header message never holds the loop for
+long and ``/health`` answers in between."""
 
 _BLOCK_TYPES = frozenset((_InvType.BLOCK, _InvType.WITNESS_BLOCK))
 
@@ -112,14 +124,30 @@ class _PeerSync:
     unconnecting: int = 0
     last_unconnecting_request: float | None = None
     side_headers: int = 0
+    partial: _Partial | None = None
+
+
+@dataclass(slots=True)
+class _Partial:
+    """A ``headers`` message being validated a step at a time."""
+
+    raw: bytes
+    done: int  # bytes of ``raw`` already added
+    count: int  # headers in the whole message
+    answered: bool
 
 
 class SyncManager:
     """Header sync state across peers; see the module docstring."""
 
-    def __init__(self, chain: ChainView, *, ban_seconds: int = DEFAULT_BAN_SECONDS) -> None:
+    def __init__(self, chain: ChainView, *, ban_seconds: int = DEFAULT_BAN_SECONDS,
+                 headers_per_step: int | None = None) -> None:
+        if headers_per_step is not None and headers_per_step < 1:
+            raise ValueError("headers_per_step must be at least 1")
         self._chain = chain
         self._ban_seconds = ban_seconds
+        self._step_bytes = (None if headers_per_step is None
+                            else headers_per_step * HEADER_SIZE)
         self._peers: dict[PeerId, _PeerSync] = {}
         self._sync_peer: PeerId | None = None
         self._state: SyncState | None = None
@@ -249,20 +277,45 @@ class SyncManager:
         if not raw:
             p.height = min(p.height, self._chain.tip_height)
             return out + self._peer_done(p, answered, now)
+        p.partial = _Partial(raw, 0, message.count, answered)
+        return out + self._step(p, now)
+
+    def resume(self, peer: PeerId, now: float) -> list[Action]:
+        """The next step of ``peer``'s ``headers`` message (after ``Continue``)."""
+        p = self._peers.get(peer)
+        if p is None or p.partial is None:
+            return []
+        return self._step(p, now)
+
+    def _step(self, p: _PeerSync, now: float) -> list[Action]:
+        part = p.partial
+        assert part is not None
+        raw = part.raw
+        end = len(raw) if self._step_bytes is None else min(len(raw),
+                                                             part.done + self._step_bytes)
+        out: list[Action] = []
         try:
-            result = self._chain.add(raw, int(now))
+            result = self._chain.add(raw[part.done:end], int(now))
         except UnconnectedHeadersError:
-            return out + self._unconnecting(p, now)
+            p.partial = None
+            return self._unconnecting(p, now)
         except HeaderRejectedError as exc:
-            return out + self._reject(p, exc.reason, exc.height, now)
+            p.partial = None
+            return self._reject(p, exc.reason, exc.height, now)
         except EncodingError:
-            return out + self._reject(p, "encoding", None, now)
+            p.partial = None
+            return self._reject(p, "encoding", None, now)
         p.unconnecting = 0
         out += self._apply(p, result, now)
         if p.peer not in self._peers:
             return out
+        part.done = end
+        if end < len(raw):
+            out.append(Continue(p.peer))
+            return out
+        p.partial = None
         last = dsha256(raw[-HEADER_SIZE:])
-        full = message.count == MAX_HEADERS_RESULTS
+        full = part.count == MAX_HEADERS_RESULTS
         height = self._height_of(last, result)
         if height is not None:
             p.height = max(p.height, height) if full else height
@@ -270,7 +323,7 @@ class SyncManager:
             # More to come: continue from the last header, wherever it sits.
             out.append(self._request(p, now, [last, *self._chain.locator()]))
             return out + self._state_actions()
-        return out + self._peer_done(p, answered, now)
+        return out + self._peer_done(p, part.answered, now)
 
     def _height_of(self, block_hash: bytes, result: AddResult) -> int | None:
         height = self._chain.height_of(block_hash)

@@ -56,6 +56,7 @@ from aureond.p2p.events import PeerId
 from aureond.p2p.headerchain import Anchor, HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, backoff_from_policy
 from aureond.p2p.node import P2PProtocol
+from aureond.p2p.sync import HEADERS_PER_STEP
 from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
@@ -197,7 +198,8 @@ class Daemon:
                               target_outbound=(min(settings.p2p.max_outbound, len(addresses))
                                                if addresses else settings.p2p.max_outbound))
         protocol = P2PProtocol(chain, manager, self.rng, ban_seconds=settings.p2p.ban_seconds,
-                               blocks=state.feed if state is not None else None)
+                               blocks=state.feed if state is not None else None,
+                               headers_per_step=HEADERS_PER_STEP)
         observer = NodeObserver(metrics=metrics, errors=errors, latency=latency,
                                 headers=throughput, peerbook=peerbook, protocol=protocol,
                                 clock=self.clock, durable=durable,

@@ -36,6 +36,7 @@ from aureond.p2p.events import Event, MessageReceived, PeerDisconnected
 from aureond.p2p.headerchain import HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, capped_backoff
 from aureond.p2p.node import P2PProtocol
+from aureond.p2p.sync import HEADERS_PER_STEP
 from aureond.store.peers import PeerAddress
 from aureond.store.policy import FsyncPolicy
 from aureond.wire import Headers
@@ -198,7 +199,8 @@ class NodeStack:
         self.durable = DurableHeaders(self.chain, clock, runs_per_flush=1, max_delay=5.0)
         self.manager = PeerManager(addresses, backoff=capped_backoff(1.0, 30.0),
                                    target_outbound=len(addresses))
-        self.protocol = P2PProtocol(self.chain, self.manager, rng)
+        self.protocol = P2PProtocol(self.chain, self.manager, rng,
+                                    headers_per_step=HEADERS_PER_STEP)
         self.recorder = Recorder(self.protocol, clock, self.durable)
 
         async def no_seeds() -> list[PeerAddress]:

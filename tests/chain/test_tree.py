@@ -180,3 +180,39 @@ def test_locator_shape() -> None:
     body = steps[:-1]  # the last step lands on the root, whatever its size
     assert all(s2 >= s1 for s1, s2 in itertools.pairwise(body))
     assert len(loc) < 25
+
+
+@pytest.mark.parametrize("step", [250, 2000])
+def test_slack_pruning_keeps_the_same_chain_and_contexts_on_real_retargets(
+        data_dir: Path, step: int) -> None:
+    """Four real mainnet retargets go through a tree that prunes to retarget
+    boundaries (window of one period, slack) and one that never prunes: every add
+    gives the same result and the same tip context, the pruned tree stays bounded,
+    and after the last prune a fork below the old tip still validates the same."""
+    raw, meta = read_run(data_dir, "mainnet_822528-830592")
+    start = int(meta["start_height"])
+    anchor = BlockHeader.parse(raw[:HEADER_SIZE])
+    ctx = anchor_context(MAINNET, anchor, start)
+    window = MAINNET.retarget_interval + 11
+    pruned = HeaderTree(MAINNET, ctx, raw[:HEADER_SIZE], window=window, prune_slack=300)
+    full = HeaderTree(MAINNET, ctx, raw[:HEADER_SIZE])
+    body = raw[HEADER_SIZE:]
+    roots = set()
+    for offset in range(0, len(body), step * HEADER_SIZE):
+        chunk = body[offset:offset + step * HEADER_SIZE]
+        a, b = pruned.add(chunk, FAR_FUTURE), full.add(chunk, FAR_FUTURE)
+        assert type(a) is type(b)
+        assert a.tip.hash == b.tip.hash
+        assert pruned.tip_context == full.tip_context
+        assert len(pruned) <= window + 300 + MAINNET.retarget_interval + step + 1
+        roots.add(pruned.base_height)
+    assert pruned.tip.height == int(meta["end_height"])
+    # it did prune, always to retarget boundaries
+    assert len(roots) >= 3
+    assert all(r == start or r % MAINNET.retarget_interval == 0 for r in roots)
+    assert pruned.base_height >= pruned.tip.height - window - 300 - MAINNET.retarget_interval
+    # a context rebuilt from the pruned root equals the unpruned one
+    middle = pruned.tip.height - 1000
+    node = pruned.best_at(middle)
+    assert node is not None
+    assert pruned.context_of(node.hash) == full.context_of(node.hash)
