@@ -2,8 +2,9 @@
 
 Items are submitted one by one and handed to ``flush_fn`` in batches, in submission
 order, one batch at a time. A batch is cut when it reaches ``max_batch_size`` (reason
-``size``), when its first item has waited ``max_delay`` seconds on the injected clock
-(``timeout``), on :meth:`BatchProcessor.flush` (``manual``) and on
+``size``; counted in items, or in the sum of ``weight(item)`` when a weight function
+is given, e.g. headers per write run), when its first item has waited ``max_delay``
+seconds on the injected clock (``timeout``), on :meth:`BatchProcessor.flush` (``manual``) and on
 :meth:`BatchProcessor.close` (``close``).
 
 Every accepted item has a future that resolves once its batch was flushed (the item is
@@ -81,18 +82,20 @@ class BatchProcessor(Generic[T]):
 
     def __init__(self, flush_fn: Callable[[Sequence[T]], Awaitable[None]], clock: Clock, *,
                  max_batch_size: int = 100, max_delay: float = 0.5, max_pending: int = 1000,
-                 name: str = "batch") -> None:
+                 name: str = "batch", weight: Callable[[T], int] | None = None) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
         if not max_delay > 0:
             raise ValueError(f"max_delay must be a positive number of seconds, got {max_delay}")
-        if max_pending < max_batch_size:
+        if weight is None and max_pending < max_batch_size:
             raise ValueError(f"max_pending ({max_pending}) must be >= max_batch_size "
                              f"({max_batch_size}), or a full batch could never form")
         self.name = name
         self._flush_fn = flush_fn
         self._clock = clock
         self._max_batch = max_batch_size
+        self._weight = weight
+        self._buffer_weight = 0
         self._max_delay = float(max_delay)
         self._max_pending = max_pending
         self._buffer: list[_Entry[T]] = []
@@ -152,7 +155,8 @@ class BatchProcessor(Generic[T]):
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._buffer.append((item, future))
         self._pending += 1
-        if len(self._buffer) >= self._max_batch:
+        self._buffer_weight += 1 if self._weight is None else max(0, self._weight(item))
+        if self._buffer_weight >= self._max_batch:
             self._cut(FlushReason.SIZE)
         elif len(self._buffer) == 1:
             deadline = self._clock.monotonic() + self._max_delay
@@ -210,6 +214,7 @@ class BatchProcessor(Generic[T]):
         if self._buffer:
             self._ready.append((self._buffer, reason))
             self._buffer = []
+            self._buffer_weight = 0
             self._wakeup.set()
 
     async def _expire(self, deadline: float) -> None:

@@ -5,7 +5,7 @@ task writes them to the store's files in chunks of ``WRITE_CHUNK`` headers, yiel
 to the event loop between chunks, so a 2,000-header batch never blocks the loop for
 the whole disk write. Written headers survive a process kill; surviving a power loss
 takes an fsync, which is batched: one item per drained run, flushed when
-``runs_per_flush`` runs are waiting (size) or the oldest has waited ``max_delay``
+``headers_per_flush`` headers are waiting (size) or the oldest has waited ``max_delay``
 seconds (timeout), and on shutdown (close). A run is *acknowledged* when its item's
 future resolves: from then on it is on stable storage. A failed write or fsync marks
 the store unhealthy (``/health`` store check fails), is counted and logged, and is
@@ -28,7 +28,7 @@ from aureond.p2p.headerchain import HeaderChain
 
 __all__ = ["WRITE_CHUNK", "DurableHeaders"]
 
-WRITE_CHUNK = 100
+WRITE_CHUNK = 50
 """Headers written to the store between two yields to the event loop."""
 HIGH_WATER = 1
 """Pending headers at which reading from peers waits for the writer (backpressure).
@@ -42,18 +42,23 @@ chunks."""
 log = structlog.get_logger("aureond.store")
 
 
+def _headers(run: int) -> int:
+    """A batch item is a drained run of headers; its weight is their number."""
+    return run
+
+
 class DurableHeaders:
     """Batches fsyncs of ``chain``'s store; see the module docstring."""
 
-    def __init__(self, chain: HeaderChain, clock: Clock, *, runs_per_flush: int,
+    def __init__(self, chain: HeaderChain, clock: Clock, *, headers_per_flush: int,
                  max_delay: float, on_error: Callable[[], None] | None = None) -> None:
         self._chain = chain
         self._on_error = on_error
         self.healthy = True
         self.acknowledged = 0
         self.batcher: BatchProcessor[int] = BatchProcessor(
-            self._flush, clock, max_batch_size=runs_per_flush, max_delay=max_delay,
-            max_pending=100_000, name="store")
+            self._flush, clock, max_batch_size=headers_per_flush, max_delay=max_delay,
+            max_pending=100_000, name="store", weight=_headers)
         self._submitting: set[asyncio.Task[None]] = set()
         self._drain_task: asyncio.Task[None] | None = None
         self._drained = 0

@@ -66,7 +66,6 @@ from aureond.service.state_view import DaemonStateView
 from aureond.service.view import DaemonView
 from aureond.store.peers import PeerAddress, PeerBook
 from aureond.store.policy import FsyncPolicy
-from aureond.wire.constants import MAX_HEADERS_RESULTS
 
 __all__ = ["Daemon"]
 
@@ -181,7 +180,7 @@ class Daemon:
         self._resilience_metrics.watch_cache(chain.height_cache)
         durable = DurableHeaders(
             chain, self.clock, max_delay=settings.store.fsync_every_seconds,
-            runs_per_flush=max(1, settings.store.fsync_every_headers // MAX_HEADERS_RESULTS),
+            headers_per_flush=settings.store.fsync_every_headers,
             on_error=metrics.on_store_error)
         self._resilience_metrics.watch_batch(durable.batcher)
         errors = ErrorRateTracker(self.clock)

@@ -196,7 +196,8 @@ class NodeStack:
         # reach the store in chunks between other work on the loop.
         self.chain = HeaderChain.open(params, directory, now=int(clock.wall()),
                                       fsync_policy=FsyncPolicy.manual())
-        self.durable = DurableHeaders(self.chain, clock, runs_per_flush=1, max_delay=5.0)
+        self.durable = DurableHeaders(self.chain, clock, headers_per_flush=2000,
+                                      max_delay=5.0)
         self.manager = PeerManager(addresses, backoff=capped_backoff(1.0, 30.0),
                                    target_outbound=len(addresses))
         self.protocol = P2PProtocol(self.chain, self.manager, rng,

@@ -255,3 +255,26 @@ def test_every_item_flushed_once_in_order(batch: int, steps: list[int | str]) ->
         assert sum(f.size for f in flushes) == len(submitted)
 
     asyncio.run(scenario())
+
+
+async def test_size_can_be_counted_by_weight() -> None:
+    """Items that carry a count (headers per write run): the batch is cut when their
+    sum reaches max_batch_size, whatever the number of items."""
+    sink, clock = Sink(), FakeClock()
+    processor: BatchProcessor[int] = BatchProcessor(
+        sink, clock, max_batch_size=2000, max_delay=1.0, max_pending=100, name="store",
+        weight=lambda run: run)
+    futures = [await processor.submit(run) for run in (250, 250, 1000, 499)]
+    await settle()
+    assert sink.batches == []  # 1,999 headers: not yet
+    futures.append(await processor.submit(1))
+    await asyncio.gather(*futures)
+    assert sink.batches == [[250, 250, 1000, 499, 1]]
+    big = await processor.submit(5000)  # one item heavier than a batch flushes alone
+    await big
+    assert sink.batches[-1] == [5000]
+    small = await processor.submit(10)
+    clock.advance(1.0)
+    await small
+    assert sink.batches[-1] == [10]
+    await processor.close()
