@@ -6,9 +6,10 @@ log line), and plan what is still missing: scripts the snapshot does not cover a
 rescanned. Without a usable snapshot the ledger starts below the lowest birthday.
 
 Block flow (:meth:`StateDriver.run`, one task): the ledger asks for the blocks of the
-best chain above its tip, a bounded window at a time, through :class:`BlockFeed` (the
-P2P core's block hook around a :class:`~aureond.state.blockfetch.BlockFetcher`, which
-checks every block against the header WE validated). Verified blocks are applied
+best chain above its tip, a bounded window at a time, through
+:class:`~aureond.service.block_feed.BlockFeed` (the P2P core's block hook around a
+:class:`~aureond.state.blockfetch.BlockFetcher`, which checks every block against the
+header WE validated). Verified blocks are applied
 strictly in height order; one that arrives early waits, and each is checked again
 against our header at its height before it is applied. Heights below every watched
 script's start need no download (an empty block to the ledger).
@@ -25,9 +26,8 @@ the same tip. One rescan runs at a time; accounts added meanwhile join it when t
 can, or wait for the next one. A deleted account's scripts are unwatched unless another
 account still watches them. Accounts are saved atomically before they are answered.
 
-Snapshots: every ``snapshot_every`` blocks and on demand, built and written off the
-event loop, atomically. Only accounts the ledger fully covers are committed (one still
-being rescanned is left out rather than committed with an incomplete history).
+Snapshots: every ``snapshot_every`` blocks and on demand, through
+:class:`~aureond.service.state_snapshots.StateSnapshots`.
 
 Account ids, labels and scripts never appear in logs above debug nor in metric labels.
 """
@@ -36,20 +36,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from aureond.chain.header import BlockHeader
 from aureond.chain.tree import TipChanged
 from aureond.clock import Clock, RandomSource
 from aureond.errors import StoreError
-from aureond.p2p.actions import Action
-from aureond.p2p.events import PeerId
+from aureond.service.block_feed import BlockFeed
+from aureond.service.state_chain import (
+    NEVER,
+    NO_HASH,
+    BestChain,
+    empty_scan,
+    first_needed,
+    fresh_ledger,
+    meeting_height,
+    on_chain,
+    ref_at,
+    tip_of,
+)
+from aureond.service.state_metrics import StateMetrics
+from aureond.service.state_snapshots import StateSnapshots
 from aureond.state.accounts import (
     Account,
     AccountRegistry,
@@ -58,17 +70,15 @@ from aureond.state.accounts import (
     new_account,
 )
 from aureond.state.blockfetch import MAX_BUFFERED, BlockFetcher, FetchedBlock
-from aureond.state.errors import LedgerError, SnapshotError, StateError
+from aureond.state.errors import LedgerError, StateError
 from aureond.state.ledger import DEFAULT_MAX_UNDO, BlockRef, Inclusion, Ledger
 from aureond.state.networks import address_params
-from aureond.state.scanner import BlockScan, scan_block
-from aureond.state.snapshot import LeafCache, Snapshot, SnapshotInfo, build_snapshot, restore_ledger
+from aureond.state.scanner import scan_block
+from aureond.state.snapshot import SnapshotInfo, restore_ledger
 from aureond.state.store import StateStore
 from aureond.state.view import ScanProgress
-from aureond.wire import Message
 
-__all__ = ["APPLY_BATCH", "WANT_WINDOW", "BestChain", "BlockFeed", "StateDriver",
-           "StateMetrics", "open_state"]
+__all__ = ["APPLY_BATCH", "WANT_WINDOW", "StateDriver", "open_state"]
 
 log = structlog.get_logger("aureond.state")
 
@@ -81,139 +91,12 @@ PROGRESS_LOG_INTERVAL = 5.0
 #: An empty ledger this many blocks below its first watched height jumps instead of
 #: stepping through them one by one.
 JUMP_MIN = 16
-_NO_HASH = bytes(32)
-_NEVER = 1 << 62
-
-
-class BestChain(Protocol):
-    """What the driver reads of the validated header chain (``HeaderChain``)."""
-
-    @property
-    def tip_height(self) -> int: ...
-
-    def header_at(self, height: int) -> BlockHeader | None: ...
-
-
-def _nothing() -> None:
-    return None
-
-
-class BlockFeed:
-    """The block hook of the P2P core (``P2PProtocol(blocks=...)``) around a fetcher.
-
-    The fetcher's :meth:`~BlockFetcher.want` returns requests, and the P2P driver only
-    carries out what the core returns; so wants made outside the core are queued here
-    and given to the fetcher on the core's next call into the hook (at the latest the
-    next ``Tick``). Verified blocks are taken out of the fetcher as they arrive (they
-    are bounded by the consumer's want window) and ``on_wake`` is called; it is also
-    called on every tick, the consumer's heartbeat.
-    """
-
-    def __init__(self, fetcher: BlockFetcher, on_wake: Callable[[], None] = _nothing) -> None:
-        self.fetcher = fetcher
-        self.on_wake = on_wake
-        self._queued: dict[bytes, tuple[int, BlockHeader]] = {}
-        self._ready: list[FetchedBlock] = []
-
-    # --- the consumer's side ------------------------------------------------------
-
-    def want(self, items: Iterable[tuple[int, BlockHeader]]) -> None:
-        for height, header in items:
-            self._queued.setdefault(header.hash, (height, header))
-
-    def cancel_above(self, height: int) -> None:
-        self._queued = {k: v for k, v in self._queued.items() if v[0] <= height}
-        self._ready = [f for f in self._ready if f.height <= height]
-        self.fetcher.cancel_above(height)
-
-    def take(self) -> list[FetchedBlock]:
-        out, self._ready = self._ready, []
-        return out
-
-    @property
-    def in_flight(self) -> int:
-        return self.fetcher.in_flight
-
-    # --- the P2P core's side ------------------------------------------------------
-
-    def peer_ready(self, peer: PeerId, now: float) -> list[Action]:
-        return self.fetcher.peer_ready(peer, now) + self._flush(now)
-
-    def peer_gone(self, peer: PeerId, now: float) -> list[Action]:
-        return self.fetcher.peer_gone(peer, now) + self._flush(now)
-
-    def on_message(self, peer: PeerId, message: Message, now: float) -> list[Action]:
-        out = self.fetcher.on_message(peer, message, now) + self._flush(now)
-        got = self.fetcher.pop_ready()
-        if got:
-            self._ready.extend(got)
-            self.on_wake()
-        return out
-
-    def tick(self, now: float) -> list[Action]:
-        out = self._flush(now) + self.fetcher.tick(now)
-        self._ready.extend(self.fetcher.pop_ready())
-        self.on_wake()
-        return out
-
-    def _flush(self, now: float) -> list[Action]:
-        if not self._queued:
-            return []
-        items = list(self._queued.values())
-        self._queued.clear()
-        return self.fetcher.want(items, now)
-
-
-class StateMetrics:
-    """The state layer's Prometheus metrics (no label carries user data)."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.height = Gauge("aureond_state_height",
-                            "Height of the state ledger's tip (last block scanned).",
-                            registry=registry)
-        self.remaining = Gauge("aureond_state_rescan_remaining_blocks",
-                               "Blocks the ledger and any rescan still have to scan to "
-                               "reach the header tip.", registry=registry)
-        self.accounts = Gauge("aureond_state_accounts", "Watched accounts.",
-                              registry=registry)
-        self.scripts = Gauge("aureond_state_watched_scripts",
-                             "Distinct scripts the accounts watch.", registry=registry)
-        self.blocks = Counter("aureond_state_blocks_scanned",
-                              "Full blocks scanned for the watched scripts.",
-                              registry=registry)
-        self.undone = Counter("aureond_state_blocks_undone",
-                              "Ledger blocks undone by reorganisations.", registry=registry)
-        self.snapshots = Counter("aureond_state_snapshots", "State snapshots written.",
-                                 ["result"], registry=registry)
-        self.snapshot_height = Gauge("aureond_state_snapshot_height",
-                                     "Anchor height of the newest snapshot written.",
-                                     registry=registry)
-        self.snapshot_bytes = Gauge("aureond_state_snapshot_size_bytes",
-                                    "Compressed size of the newest snapshot written.",
-                                    registry=registry)
-        for result in ("ok", "failed"):
-            self.snapshots.labels(result)
 
 
 @dataclass(slots=True)
 class _Rescan:
     ledger: Ledger
     from_height: int
-
-
-def _tip(ledger: Ledger) -> BlockRef:
-    tip = ledger.tip
-    if tip is None:  # every ledger here starts from a reference block
-        raise LedgerError("a state ledger without a start block")
-    return tip
-
-
-def _first_needed(ledger: Ledger) -> int:
-    return min(ledger.watched.values(), default=_NEVER)
-
-
-def _empty_scan(header: BlockHeader) -> BlockScan:
-    return BlockScan(header.hash, header.prev_hash, 0, (), (), ())
 
 
 class StateDriver:
@@ -236,17 +119,16 @@ class StateDriver:
         self._max_undo = max_undo
         self._window = window
         self.registry = AccountRegistry()
-        self._ledger = Ledger(BlockRef(-1, _NO_HASH), max_undo=max_undo)
+        self._ledger = Ledger(BlockRef(-1, NO_HASH), max_undo=max_undo)
         self._rescan: _Rescan | None = None
         self._queued: dict[bytes, int] = {}
         self._held: dict[int, FetchedBlock] = {}
         self._forks: list[int] = []
         self._since_snapshot = 0
-        self._snapshots: list[SnapshotInfo] = []
-        self._cache = LeafCache()
+        self._snapshots = StateSnapshots(network=network, chain=chain, store=store,
+                                         clock=clock, metrics=metrics)
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._writing: asyncio.Future[tuple[SnapshotInfo, list[SnapshotInfo]]] | None = None
         self._last_progress = -1e18
         self._opened = False
         feed.on_wake = self._wake.set
@@ -268,19 +150,19 @@ class StateDriver:
         return self._ledger.inclusion(txid)
 
     def snapshots(self) -> Sequence[SnapshotInfo]:
-        return tuple(self._snapshots)
+        return self._snapshots.listing()
 
     def progress(self) -> ScanProgress:
         rescans = (self._rescan is not None) + bool(self._queued)
-        height = _tip(self._ledger).height
+        height = tip_of(self._ledger).height
         return ScanProgress(height if height >= 0 else None, self._chain.tip_height, rescans,
                             self.feed.in_flight)
 
     def remaining_blocks(self) -> int:
-        main = _tip(self._ledger).height
+        main = tip_of(self._ledger).height
         out = max(0, self._chain.tip_height - main)
         if self._rescan is not None:
-            out += max(0, main - _tip(self._rescan.ledger).height)
+            out += max(0, main - tip_of(self._rescan.ledger).height)
         return out
 
     # --- lifecycle ------------------------------------------------------------------
@@ -288,22 +170,23 @@ class StateDriver:
     async def open(self) -> None:
         """Load the accounts, restore the newest usable snapshot, plan the rescans."""
         self.registry = await asyncio.to_thread(self._store.load_accounts)
-        snapshot = await self._newest_snapshot(None)
+        snapshot = await self._snapshots.newest(None)
         if snapshot is not None:
             ledger, missing = restore_ledger(snapshot, self.registry, max_undo=self._max_undo)
             log.info("state.restored", height=snapshot.info.anchor.height,
                      accounts=len(self.registry), snapshot_accounts=snapshot.info.leaf_count,
                      scripts_to_rescan=len(missing))
         else:
-            ledger = self._fresh(self.registry.start_heights(), self._chain.tip_height)
+            ledger = fresh_ledger(self._chain, self.registry.start_heights(),
+                                  self._chain.tip_height, max_undo=self._max_undo)
             missing = {}
             log.info("state.started", accounts=len(self.registry),
-                     from_height=_tip(ledger).height + 1)
+                     from_height=tip_of(ledger).height + 1)
         self._ledger = ledger
         for script, start in missing.items():
             self._watch(script, start)
         self._start_rescan()
-        self._snapshots = await asyncio.to_thread(self._list_snapshots)
+        await self._snapshots.refresh()
         self._opened = True
         self._update_metrics()
 
@@ -326,9 +209,7 @@ class StateDriver:
 
     async def close(self) -> None:
         """Wait for a snapshot being written (the write is atomic either way)."""
-        writing = self._writing
-        if writing is not None and not writing.done():
-            await asyncio.wait([writing])
+        await self._snapshots.close()
 
     def on_tip_changed(self, change: TipChanged) -> None:
         """The header chain's tip moved (a notification; called on the event loop)."""
@@ -396,7 +277,7 @@ class StateDriver:
         current = main.watched.get(script)
         if current is not None and current <= start:
             return
-        if start > _tip(main).height:
+        if start > tip_of(main).height:
             main.watch(script, start)
             return
         rescan = self._rescan
@@ -404,7 +285,7 @@ class StateDriver:
             have = rescan.ledger.watched.get(script)
             if have is not None and have <= start:
                 return
-            if start > _tip(rescan.ledger).height:
+            if start > tip_of(rescan.ledger).height:
                 rescan.ledger.watch(script, start)
                 return
         self._queued[script] = min(start, self._queued.get(script, start))
@@ -413,7 +294,7 @@ class StateDriver:
         if self._rescan is not None or not self._queued:
             return
         queued, self._queued = self._queued, {}
-        top = _tip(self._ledger).height
+        top = tip_of(self._ledger).height
         rest = {}
         for script, start in queued.items():
             if start > top:
@@ -422,9 +303,9 @@ class StateDriver:
                 rest[script] = start
         if not rest:
             return
-        ledger = self._fresh(rest, top)
-        self._rescan = _Rescan(ledger, _tip(ledger).height + 1)
-        log.info("state.rescan.started", scripts=len(rest), from_height=_tip(ledger).height + 1,
+        ledger = fresh_ledger(self._chain, rest, top, max_undo=self._max_undo)
+        self._rescan = _Rescan(ledger, tip_of(ledger).height + 1)
+        log.info("state.rescan.started", scripts=len(rest), from_height=tip_of(ledger).height + 1,
                  to_height=top)
 
     # --- snapshots ------------------------------------------------------------------
@@ -435,60 +316,12 @@ class StateDriver:
             return await self._snapshot()
 
     async def _snapshot(self) -> SnapshotInfo:
-        """Build and write a snapshot off the loop; the caller holds the lock."""
+        """Take a snapshot at the ledger's tip; the caller holds the lock."""
         main = self._ledger
-        if _tip(main).height < 0:
+        if tip_of(main).height < 0:
             raise StateError("no block scanned yet: nothing to anchor a snapshot to")
         self._since_snapshot = 0
-        covered = AccountRegistry(
-            [a for a in self.registry
-             if all(main.watched.get(s, _NEVER) <= a.birthday for s in a.scripts)],
-            max_accounts=self.registry.max_accounts)
-        started = self._clock.monotonic()
-        taken_at = int(self._clock.wall())
-        self._writing = asyncio.ensure_future(
-            asyncio.to_thread(self._write_snapshot, covered, main, taken_at))
-        try:
-            info, listing = await asyncio.shield(self._writing)
-        except (StoreError, SnapshotError) as exc:
-            if self._metrics is not None:
-                self._metrics.snapshots.labels("failed").inc()
-            log.error("state.snapshot.failed", height=_tip(main).height, error=str(exc))
-            raise StateError(f"the snapshot could not be written: {exc}") from exc
-        self._snapshots = listing
-        if self._metrics is not None:
-            self._metrics.snapshots.labels("ok").inc()
-            self._metrics.snapshot_height.set(info.anchor.height)
-            self._metrics.snapshot_bytes.set(info.compressed_size)
-        log.info("state.snapshot.taken", height=info.anchor.height, accounts=info.leaf_count,
-                 left_out=len(self.registry) - info.leaf_count, bytes=info.compressed_size,
-                 ratio=round(info.ratio, 4),
-                 seconds=round(self._clock.monotonic() - started, 3))
-        return info
-
-    def _write_snapshot(self, covered: AccountRegistry, ledger: Ledger,
-                        taken_at: int) -> tuple[SnapshotInfo, list[SnapshotInfo]]:
-        info, data = build_snapshot(self.network, covered, ledger, taken_at, self._cache)
-        self._store.write_snapshot(info, data)
-        return info, self._list_snapshots()
-
-    def _list_snapshots(self) -> list[SnapshotInfo]:
-        return [s.info for s in self._store.list_snapshots()]
-
-    async def _newest_snapshot(self, below: int | None) -> Snapshot | None:
-        """The newest valid snapshot on our best chain (below a height), read off the
-        loop; which anchors are on the chain is decided here, on the loop."""
-        listed = await asyncio.to_thread(self._store.list_snapshots)
-        best: dict[int, bytes] = {}
-        for stored in listed:
-            header = self._chain.header_at(stored.info.anchor.height)
-            if header is not None:
-                best[stored.info.anchor.height] = header.hash
-
-        def on_chain(ref: BlockRef) -> bool:
-            return best.get(ref.height) == ref.hash
-
-        return await asyncio.to_thread(self._store.newest_on_chain, on_chain, below)
+        return await self._snapshots.take(self.registry, main)
 
     # --- the block flow -------------------------------------------------------------
 
@@ -502,28 +335,6 @@ class StateDriver:
         self._log_progress()
         return applied >= APPLY_BATCH or self._since_snapshot >= self._snapshot_every
 
-    def _on_chain(self, ref: BlockRef) -> bool:
-        if ref.height < 0:
-            return ref.hash == _NO_HASH
-        header = self._chain.header_at(ref.height)
-        return header is not None and header.hash == ref.hash
-
-    def _ref(self, height: int) -> BlockRef:
-        if height < 0:
-            return BlockRef(-1, _NO_HASH)
-        header = self._chain.header_at(height)
-        if header is None:
-            raise LedgerError(f"no header at height {height} on our best chain")
-        return BlockRef(height, header.hash)
-
-    def _fresh(self, starts: Mapping[bytes, int], ceiling: int) -> Ledger:
-        """An empty ledger below the lowest start (at most ``ceiling``) watching ``starts``."""
-        base = min([ceiling, *(h - 1 for h in starts.values())])
-        ledger = Ledger(self._ref(base), max_undo=self._max_undo)
-        for script, start in starts.items():
-            ledger.watch(script, start)
-        return ledger
-
     async def _settle(self) -> None:
         """Undo what left our best chain; rebuild when the undo history is too short.
 
@@ -534,15 +345,15 @@ class StateDriver:
         main = self._ledger
         rescan = self._rescan
         for ledger in (main, rescan.ledger if rescan is not None else None):
-            if ledger is not None and not self._on_chain(_tip(ledger)):
-                forks.append(self._meeting_height(ledger))
+            if ledger is not None and not on_chain(self._chain, tip_of(ledger)):
+                forks.append(meeting_height(self._chain, ledger))
         if not forks:
             return
         fork = min(forks)
         for height in [h for h in self._held if h > fork]:
             del self._held[height]
         self.feed.cancel_above(fork)
-        depth = _tip(main).height - fork
+        depth = tip_of(main).height - fork
         if depth > 0:
             try:
                 main.undo_to(fork)
@@ -553,21 +364,11 @@ class StateDriver:
             if self._metrics is not None:
                 self._metrics.undone.inc(depth)
             log.info("state.reorg", fork_height=fork, undone=depth)
-        if rescan is not None and _tip(rescan.ledger).height > fork:
+        if rescan is not None and tip_of(rescan.ledger).height > fork:
             try:
                 rescan.ledger.undo_to(fork)
             except LedgerError:
                 self._restart_rescan()
-
-    def _meeting_height(self, ledger: Ledger) -> int:
-        """The highest height where ``ledger``'s history meets our best chain; below its
-        undo history when none of it does (undoing to there fails: rebuild)."""
-        records = ledger.undo_records
-        for record in reversed(records):
-            parent = BlockRef(record.block.height - 1, record.prev_hash)
-            if self._on_chain(parent):
-                return parent.height
-        return _tip(ledger).height - len(records) - 1
 
     def _restart_rescan(self) -> None:
         rescan, self._rescan = self._rescan, None
@@ -583,17 +384,19 @@ class StateDriver:
         self._held.clear()
         starts = self.registry.start_heights()
         snapshot = None
-        if min(starts.values(), default=_NEVER) <= fork:
-            snapshot = await self._newest_snapshot(fork + 1)
+        if min(starts.values(), default=NEVER) <= fork:
+            snapshot = await self._snapshots.newest(fork + 1)
         if snapshot is not None:
             ledger, missing = restore_ledger(snapshot, self.registry, max_undo=self._max_undo)
         else:
-            ledger, missing = self._fresh(starts, min(fork, self._chain.tip_height)), {}
+            ledger = fresh_ledger(self._chain, starts, min(fork, self._chain.tip_height),
+                                  max_undo=self._max_undo)
+            missing = {}
         self._ledger = ledger
         for script, start in missing.items():
             self._watch(script, start)
         self._start_rescan()
-        log.warning("state.rebuilt", fork_height=fork, from_height=_tip(ledger).height,
+        log.warning("state.rebuilt", fork_height=fork, from_height=tip_of(ledger).height,
                     from_snapshot=snapshot is not None)
 
     def _collect(self) -> None:
@@ -607,9 +410,9 @@ class StateDriver:
 
     def _floor(self) -> int:
         """Every block at or below this height has been applied by every ledger."""
-        floor = _tip(self._ledger).height
+        floor = tip_of(self._ledger).height
         if self._rescan is not None:
-            floor = min(floor, _tip(self._rescan.ledger).height)
+            floor = min(floor, tip_of(self._rescan.ledger).height)
         return floor
 
     def _advance(self) -> int:
@@ -620,12 +423,12 @@ class StateDriver:
             moved = False
             rescan = self._rescan
             if rescan is not None:
-                if _tip(rescan.ledger).height < _tip(self._ledger).height:
-                    moved = self._apply_next(rescan.ledger, _tip(self._ledger).height)
-                if _tip(rescan.ledger) == _tip(self._ledger):
+                if tip_of(rescan.ledger).height < tip_of(self._ledger).height:
+                    moved = self._apply_next(rescan.ledger, tip_of(self._ledger).height)
+                if tip_of(rescan.ledger) == tip_of(self._ledger):
                     self._adopt(rescan)
                     moved = True
-                elif _tip(rescan.ledger).height > _tip(self._ledger).height:
+                elif tip_of(rescan.ledger).height > tip_of(self._ledger).height:
                     self._restart_rescan()
             self._jump_if_idle()
             if self._apply_next(self._ledger, self._chain.tip_height):
@@ -643,30 +446,30 @@ class StateDriver:
         self._ledger.adopt(rescan.ledger)
         self._rescan = None
         log.info("state.rescan.done", scripts=len(rescan.ledger.watched),
-                 from_height=rescan.from_height, height=_tip(self._ledger).height)
+                 from_height=rescan.from_height, height=tip_of(self._ledger).height)
         self._start_rescan()
 
     def _jump_if_idle(self) -> None:
         """An empty main ledger far below its first watched height jumps up to it."""
         main = self._ledger
-        tip = _tip(main).height
-        target = min(_first_needed(main) - 1, self._chain.tip_height)
+        tip = tip_of(main).height
+        target = min(first_needed(main) - 1, self._chain.tip_height)
         if target - tip < JUMP_MIN or main.coins:
             return
-        jumped = Ledger(self._ref(target), max_undo=self._max_undo)
+        jumped = Ledger(ref_at(self._chain, target), max_undo=self._max_undo)
         for script, start in main.watched.items():
             jumped.watch(script, start)
         self._ledger = jumped
 
     def _apply_next(self, ledger: Ledger, limit: int) -> bool:
-        height = _tip(ledger).height + 1
+        height = tip_of(ledger).height + 1
         if height > limit:
             return False
         header = self._chain.header_at(height)
         if header is None:
             return False
-        if height < _first_needed(ledger):
-            ledger.apply(height, _empty_scan(header))
+        if height < first_needed(ledger):
+            ledger.apply(height, empty_scan(header))
             return True
         fetched = self._held.get(height)
         if fetched is None:
@@ -688,13 +491,13 @@ class StateDriver:
         while the ledger waits for nothing, so a rescan never delays new blocks)."""
         wants = self._wants_of(self._ledger, self._chain.tip_height)
         if not wants and self._rescan is not None:
-            wants = self._wants_of(self._rescan.ledger, _tip(self._ledger).height)
+            wants = self._wants_of(self._rescan.ledger, tip_of(self._ledger).height)
         if wants:
             self.feed.want(wants)
 
     def _wants_of(self, ledger: Ledger, limit: int) -> list[tuple[int, BlockHeader]]:
         wants = []
-        start = max(_tip(ledger).height + 1, _first_needed(ledger))
+        start = max(tip_of(ledger).height + 1, first_needed(ledger))
         for height in range(start, min(limit, start + self._window - 1) + 1):
             if height in self._held:
                 continue
@@ -710,7 +513,7 @@ class StateDriver:
         m = self._metrics
         if m is None:
             return
-        m.height.set(_tip(self._ledger).height)
+        m.height.set(tip_of(self._ledger).height)
         m.remaining.set(self.remaining_blocks())
         m.accounts.set(len(self.registry))
         m.scripts.set(len(self.registry.scripts()))
@@ -722,9 +525,9 @@ class StateDriver:
             return
         self._last_progress = now
         rescan = self._rescan
-        log.info("state.scan.progress", height=_tip(self._ledger).height,
+        log.info("state.scan.progress", height=tip_of(self._ledger).height,
                  target_height=self._chain.tip_height, remaining_blocks=remaining,
-                 rescan_height=_tip(rescan.ledger).height if rescan is not None else None,
+                 rescan_height=tip_of(rescan.ledger).height if rescan is not None else None,
                  blocks_in_flight=self.feed.in_flight)
 
 

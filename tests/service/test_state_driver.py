@@ -26,7 +26,9 @@ from aureond.chain.tx import compact_size, parse_block
 from aureond.clock import FakeClock, SeededRandom
 from aureond.p2p.actions import Action, Send
 from aureond.p2p.events import PeerId
-from aureond.service.state_driver import BlockFeed, StateDriver, StateMetrics
+from aureond.service.block_feed import BlockFeed
+from aureond.service.state_driver import StateDriver
+from aureond.service.state_metrics import StateMetrics
 from aureond.state.blockfetch import BlockFetcher
 from aureond.state.errors import StateError
 from aureond.state.store import StateStore
