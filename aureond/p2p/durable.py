@@ -69,7 +69,13 @@ class DurableHeaders:
 
     async def _flush(self, batch: Sequence[int]) -> None:
         try:
-            self._chain.flush()
+            ticket = self._chain.begin_sync()
+            try:
+                # The fsync itself runs in a worker thread: the loop keeps serving.
+                await asyncio.to_thread(ticket.fsync)
+            finally:
+                ticket.release()
+            self._chain.finish_sync(ticket)
         except StoreError as exc:
             self.healthy = False
             if self._on_error is not None:

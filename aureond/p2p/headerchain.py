@@ -29,6 +29,7 @@ from aureond.clock import Clock
 from aureond.errors import ChainError, StoreError
 from aureond.store.headers import HeaderStore
 from aureond.store.policy import FsyncPolicy
+from aureond.store.syncticket import SyncTicket
 
 __all__ = ["Anchor", "HeaderChain"]
 
@@ -250,6 +251,15 @@ class HeaderChain:
         """Write everything pending and fsync the store."""
         self.write_pending()
         self.store.flush()
+
+    def begin_sync(self) -> SyncTicket:
+        """Write everything pending and start an fsync that may run off this thread
+        (``ticket.fsync()``); then :meth:`finish_sync` (see ``SyncTicket``)."""
+        self.write_pending()
+        return self.store.begin_sync()
+
+    def finish_sync(self, ticket: SyncTicket) -> bool:
+        return self.store.finish_sync(ticket)
 
     def close(self) -> None:
         try:

@@ -36,6 +36,7 @@ from aureond.chain.header import BlockHeader
 from aureond.chain.params import NetworkParams
 from aureond.clock import Clock, RandomSource
 from aureond.errors import ConfigError, StoreError
+from aureond.heap import freeze_heap
 from aureond.monitoring.checks import (
     error_rate_provider,
     evaluate_peers,
@@ -254,9 +255,10 @@ class Daemon:
             raise
         bound = [a for a in runner.addresses if isinstance(a, tuple)]
         self.http_address = (bound[0][0], bound[0][1]) if bound else (host, port)
+        frozen = freeze_heap()
         log.info("node.ready", network=self.params.name, height=chain.tip_height,
                  http=f"http://{self.http_address[0]}:{self.http_address[1]}",
-                 peers=[str(a) for a in addresses] or "dns-seeds")
+                 peers=[str(a) for a in addresses] or "dns-seeds", frozen_objects=frozen)
         self.notifier.ready(self._status_line(chain, view))
         try:
             async with asyncio.TaskGroup() as tg:

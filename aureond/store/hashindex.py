@@ -384,6 +384,18 @@ class HashIndex:
         except OSError as exc:
             raise StoreError(f"cannot sync {self._path}: {exc}") from exc
 
+    def fileno(self) -> int:
+        return self._fd
+
+    def mark_covered(self, covered: int) -> None:
+        """Raise the watermark after the slots below ``covered`` were fsynced elsewhere
+        (a ``SyncTicket``). The header is written but not fsynced: on disk it can
+        only lag, and a lagging watermark costs a longer replay, never a lost entry."""
+        if covered <= self.covered:
+            return
+        self.covered = covered
+        self._write_header()
+
     def lower_watermark(self, covered: int) -> None:
         """Durably lower the watermark before the chain is cut below it."""
         if covered >= self.covered:

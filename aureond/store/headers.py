@@ -64,6 +64,7 @@ from aureond.store.records import (
     pwrite_full,
     unpack_index,
 )
+from aureond.store.syncticket import SyncTicket
 
 __all__ = ["DEFAULT_TAIL_CHECK", "DEFAULT_WINDOW", "HeaderStore", "RETARGET_PERIOD"]
 
@@ -97,6 +98,7 @@ class HeaderStore:
         self._ifd = -1
         self._table: HashIndex | None = None
         self._count = 0
+        self._generation = 0  # bumped by truncations and table rebuilds (SyncTicket)
         self._tip_hash = anchor.hash
         self._tip_work = meta.anchor_chainwork
         self._pending = 0
@@ -203,6 +205,7 @@ class HeaderStore:
             yield from self._read_index_hashes(chunk_start, chunk_stop)
 
     def _rebuild_table(self) -> None:
+        self._generation += 1
         if self._table is not None:
             self._table.close()
         self._table = HashIndex.build_from_records(
@@ -460,6 +463,40 @@ class HeaderStore:
         if self._clock is not None:
             self._last_sync = self._clock.monotonic()
 
+    def begin_sync(self) -> SyncTicket:
+        """Start an fsync that may run in another thread (see ``SyncTicket``): run
+        ``ticket.fsync()`` anywhere, then :meth:`finish_sync` here."""
+        self._check_open()
+        table = self._table
+        if table is None:
+            raise StoreError("the header store is closed")
+        ticket = SyncTicket(self._count, self._generation, where=str(self.directory))
+        try:
+            for fd in (self._hfd, self._ifd, table.fileno()):
+                ticket.fds.append(os.dup(fd))
+        except OSError as exc:
+            ticket.release()
+            raise StoreError(f"cannot sync the header store in {self.directory}: "
+                             f"{exc}") from exc
+        return ticket
+
+    def finish_sync(self, ticket: SyncTicket) -> bool:
+        """Record a completed ``ticket.fsync()``; False when the store was cut or its
+        hash table rebuilt meanwhile (nothing is claimed; the next sync covers it)."""
+        ticket.release()
+        table = self._table
+        if table is None or self._hfd < 0 or ticket.generation != self._generation:
+            return False
+        covered = min(ticket.count, self._count)
+        try:
+            table.mark_covered(covered)
+        except OSError as exc:
+            raise StoreError(f"cannot update {HASH_INDEX_FILE}: {exc}") from exc
+        self._pending = self._count - covered
+        if self._clock is not None:
+            self._last_sync = self._clock.monotonic()
+        return True
+
     def truncate(self, to_height: int) -> None:
         """Drop every header above ``to_height`` (a reorg); durable when it returns.
 
@@ -476,6 +513,7 @@ class HeaderStore:
         if to_height >= self.tip_height:
             return
         keep = to_height - self.meta.anchor_height + 1
+        self._generation += 1
         try:
             table.lower_watermark(keep)
             for block_hash, offset in self._iter_index(keep, self._count):

@@ -32,6 +32,7 @@ from aureond import __version__
 from aureond.api import ApiSettings, create_app, start_http
 from aureond.chain.params import REGTEST
 from aureond.clock import SeededRandom
+from aureond.heap import freeze_heap
 from aureond.monitoring.prometheus import NodeMetrics
 from aureond.store.peers import PeerAddress
 from aureond.stress.chaingen import mine_raw
@@ -132,6 +133,7 @@ async def _run(ctx: RunContext) -> Outcome:
                       "max_outstanding": 256, "proofs": proofs,
                       "rates": {"health": sizes.health_rate, "metrics": sizes.metrics_rate,
                                 "proof": sizes.proof_rate}}
+            freeze_heap()  # as the daemon does once it is up (aureond.heap)
             async with stack:
                 began = time.monotonic()
                 synced = asyncio.create_task(_wait_synced(
