@@ -12,6 +12,9 @@ is parsed and checked against our header (:func:`~aureond.state.scanner.check_bl
   disconnected and banned (``bad-block``) and the block asked of another peer;
 * no answer within ``BLOCK_TIMEOUT`` or a ``notfound``: the block goes to another peer,
   and a peer that stalls ``MAX_STALLS`` times in a row is dropped (not banned);
+* a peer with blocks in flight is topped up only once half its slots are free, so each
+  ``getdata`` asks for several blocks (the per-peer send rate limit then caps messages,
+  not blocks);
 * a block nobody asked for is ignored; a wanted block is taken from whichever peer
   delivers it first (a late answer after a timeout still counts).
 
@@ -79,6 +82,7 @@ class BlockFetcher:
                  max_buffered: int = MAX_BUFFERED, timeout: float = BLOCK_TIMEOUT) -> None:
         self.ban_seconds = ban_seconds
         self.max_in_flight = max_in_flight
+        self._refill_at = max(1, max_in_flight // 2)
         self.max_buffered = max_buffered
         self.timeout = timeout
         self._wanted: dict[bytes, _Wanted] = {}
@@ -214,7 +218,9 @@ class BlockFetcher:
             fresh = [p for p in self._peers if p not in w.tried] or list(self._peers)
             peer = min(fresh, key=lambda p: (self._peers[p].in_flight, p.slot))
             state = self._peers[peer]
-            if state.in_flight >= self.max_in_flight:
+            free = self.max_in_flight - state.in_flight
+            if free <= 0 or (state.in_flight and peer not in batches
+                             and free < self._refill_at):
                 continue
             state.in_flight += 1
             w.peer, w.sent_at = peer, now

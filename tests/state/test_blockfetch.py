@@ -169,3 +169,20 @@ def test_the_p2p_core_routes_blocks_to_the_hook(
     out = node.handle(MessageReceived(peer, Unknown("block", bad), 4.0))
     assert Disconnect(peer, "bad-block", 60) in out
     assert node.manager.state_of(peer) is None
+
+
+def test_a_busy_peer_is_topped_up_in_batches(
+        blocks: list[tuple[int, BlockHeader, bytes]]) -> None:
+    """With blocks in flight, a peer gets more only once half its slots are free, so
+    each getdata carries several blocks instead of one per delivered block."""
+    extra = [(103 + i, BlockHeader(1, bytes([i + 1]) * 32, bytes(32), 0, 0x207FFFFF, i))
+             for i in range(5)]
+    f = BlockFetcher(max_in_flight=4, max_buffered=64)
+    f.peer_ready(P1, 0.0)
+    first = requested(f.want([(h, hdr) for h, hdr, _ in blocks] + extra, 0.0))
+    assert len(first[P1]) == 4
+    raw = {hdr.hash: r for _, hdr, r in blocks}
+    assert requested(f.on_message(P1, block_msg(raw[blocks[0][1].hash]), 1.0)) == {}
+    refill = requested(f.on_message(P1, block_msg(raw[blocks[1][1].hash]), 1.0))
+    assert [len(v) for v in refill.values()] == [2]
+    assert f.in_flight == 4
