@@ -69,6 +69,9 @@ class Outcome:
     busy_seconds: float | None = None
     """Time spent in the measured work alone (without setup such as mining), if known;
     ops/s is computed from it when given."""
+    summary: tuple[str, ...] = ()
+    """A few lines of the scenario's own figures for the table (``details`` has them
+    all, for the JSON)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,5 +182,6 @@ def render_table(reports: Sequence[ScenarioReport]) -> str:
     for r in reports:
         for c in r.outcome.checks:
             lines.append(f"  {r.name}: {c.describe()}")
+        lines += [f"  {r.name}: {s}" for s in r.outcome.summary]
         lines += [f"  {r.name}: {p}" for p in r.problems if not p.endswith("FAILED")]
     return "\n".join(lines)

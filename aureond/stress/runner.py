@@ -30,6 +30,7 @@ from aureond.stress.mixed import run_mixed
 from aureond.stress.peers import run_concurrent_peers
 from aureond.stress.report import Outcome, ScenarioReport
 from aureond.stress.scale import SCALES
+from aureond.stress.state import run_state_compression
 
 __all__ = ["SCENARIOS", "TRACE_FRACTION", "machine_info", "run_scenarios"]
 
@@ -42,6 +43,7 @@ SCENARIOS: dict[str, Scenario] = {
     "api-load": run_api_load,
     "mixed": run_mixed,
     "memory": run_memory,
+    "state-compression": run_state_compression,
 }
 TRACE_FRACTION = 0.1
 

@@ -39,6 +39,14 @@ class Sizes:
     mixed_ops: int
     memory_headers: int
     memory_sample_every: int
+    state_accounts: int
+    """Accounts in ``state-compression``, one watched script each."""
+    state_snapshots: int
+    """Snapshots built, written and verified (one synthetic block between two)."""
+    state_restores: int
+    """The newest snapshots restored into a ledger and snapshotted again."""
+    state_proofs: int
+    """Account proofs generated from the newest snapshot and verified."""
 
     def scaled(self, fraction: float) -> Sizes:
         """The same run with counts cut to ``fraction`` (for the tracemalloc pass)."""
@@ -55,6 +63,10 @@ class Sizes:
             api_seconds=max(1.0, self.api_seconds * fraction),
             mixed_ops=cut(self.mixed_ops, 30),
             memory_headers=cut(self.memory_headers, 60_000),
+            state_accounts=cut(self.state_accounts, 200),
+            state_snapshots=cut(self.state_snapshots, 3),
+            state_restores=cut(self.state_restores, 1),
+            state_proofs=cut(self.state_proofs, 50),
         )
 
 
@@ -64,17 +76,20 @@ SCALES: dict[str, Sizes] = {
         honest_peers=2, faulty_per_kind=1, peer_chain=2_500, announcements=3,
         clock_speed=120.0, announce_timeout=1.0, api_chain=2_500, api_peers=2, api_seconds=1.0,
         health_rate=50.0, metrics_rate=5.0, proof_rate=10.0, mixed_ops=30,
-        memory_headers=60_000, memory_sample_every=10_000),
+        memory_headers=60_000, memory_sample_every=10_000,
+        state_accounts=300, state_snapshots=4, state_restores=2, state_proofs=100),
     "small": Sizes(
         header_chains=(10_000, 100_000), merkle_trees=(1_000, 10_000), partial_subsets=20,
         honest_peers=6, faulty_per_kind=1, peer_chain=20_000, announcements=30,
         clock_speed=30.0, announce_timeout=10.0, api_chain=50_000, api_peers=4, api_seconds=6.0,
         health_rate=500.0, metrics_rate=10.0, proof_rate=50.0, mixed_ops=1_500,
-        memory_headers=200_000, memory_sample_every=20_000),
+        memory_headers=200_000, memory_sample_every=20_000,
+        state_accounts=5_000, state_snapshots=10, state_restores=2, state_proofs=2_000),
     "full": Sizes(
         header_chains=(10_000, 100_000, 1_000_000), merkle_trees=(1_000, 10_000, 100_000),
         partial_subsets=50, honest_peers=24, faulty_per_kind=3, peer_chain=200_000,
         announcements=200, clock_speed=30.0, announce_timeout=10.0, api_chain=200_000, api_peers=8,
         api_seconds=20.0, health_rate=500.0, metrics_rate=10.0, proof_rate=100.0,
-        mixed_ops=15_000, memory_headers=1_000_000, memory_sample_every=50_000),
+        mixed_ops=15_000, memory_headers=1_000_000, memory_sample_every=50_000,
+        state_accounts=100_000, state_snapshots=100, state_restores=5, state_proofs=10_000),
 }
