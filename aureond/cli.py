@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "aureond.commands.proof",
     "aureond.commands.stress",
     "aureond.commands.state",
+    "aureond.commands.accounts",
 )
 
 

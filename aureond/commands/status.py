@@ -17,19 +17,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aureond.commands import nodeclient
 from aureond.commands.common import emit_json, fail
+from aureond.commands.nodeclient import (
+    DEFAULT_URL,
+    FETCH_TIMEOUT,
+    MAX_BODY,
+    NodeUnreachableError,
+)
 from aureond.errors import AureonError
 from aureond.monitoring.health import HealthReport, HealthStatus
 
 __all__ = [
     "DEFAULT_URL",
     "EXIT_UNREACHABLE",
+    "FETCH_TIMEOUT",
+    "MAX_BODY",
     "NodeStatus",
     "NodeUnreachableError",
     "exit_code",
@@ -38,24 +45,8 @@ __all__ = [
     "render_status",
 ]
 
-DEFAULT_URL = "http://127.0.0.1:8787"
-FETCH_TIMEOUT = 5.0
-"""Seconds for each request; a node that answers slower than this is not healthy."""
-MAX_BODY = 4 * 1024 * 1024
-"""Bytes read from an answer at most (the documents are a few kilobytes)."""
 EXIT_UNREACHABLE = 3
-
-
-class NodeUnreachableError(AureonError):
-    """No usable answer from the node at ``url``; the message says what to check."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        self.reason = reason
-        super().__init__(
-            f"cannot get the status of the node at {url}: {reason}. Check that `aureond "
-            f"run` is running and that its HTTP API listens there ([http] listen, "
-            f"AUREOND_HTTP__LISTEN or --http); pass another address with --url")
+_WANTED = "get the status of the node"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,38 +74,22 @@ def exit_code(status: HealthStatus) -> int:
 
 def normalize_url(url: str) -> str:
     """``host:port`` gets ``http://``; a trailing slash is dropped; only http(s)."""
-    text = url.strip()
-    if "://" not in text:
-        text = f"http://{text}"
-    scheme = text.partition("://")[0].lower()
-    if scheme not in ("http", "https"):
-        raise NodeUnreachableError(url, f"only http:// and https:// URLs are asked, "
-                                        f"not {scheme}://")
-    return text.rstrip("/")
+    return nodeclient.normalize_url(url, wanted=_WANTED)
 
 
 def _get_json(url: str, path: str, ok: frozenset[int], timeout: float) -> dict[str, Any]:
-    target = url + path
+    reply = nodeclient.request(url, "GET", path, timeout=timeout, wanted=_WANTED)
+    if reply.status not in ok:
+        raise NodeUnreachableError(url, f"GET {path} answered HTTP {reply.status}",
+                                   wanted=_WANTED)
     try:
-        # The scheme is http or https: normalize_url refuses anything else.
-        request = urllib.request.Request(target,  # noqa: S310
-                                         headers={"Accept": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
-            status, body = resp.status, resp.read(MAX_BODY)
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read(MAX_BODY)
-        exc.close()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise NodeUnreachableError(url, f"GET {path} failed ({reason})") from exc
-    if status not in ok:
-        raise NodeUnreachableError(url, f"GET {path} answered HTTP {status}")
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise NodeUnreachableError(url, f"GET {path} did not answer JSON") from exc
+        data = json.loads(reply.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NodeUnreachableError(url, f"GET {path} did not answer JSON",
+                                   wanted=_WANTED) from exc
     if not isinstance(data, dict):
-        raise NodeUnreachableError(url, f"GET {path} did not answer a JSON object")
+        raise NodeUnreachableError(url, f"GET {path} did not answer a JSON object",
+                                   wanted=_WANTED)
     return data
 
 
@@ -127,7 +102,7 @@ def fetch_status(url: str, *, timeout: float = FETCH_TIMEOUT) -> NodeStatus:
         health = HealthReport.from_health_json(health_json)
     except AureonError as exc:
         raise NodeUnreachableError(base, f"GET /health answered an unexpected document "
-                                         f"({exc})") from exc
+                                         f"({exc})", wanted=_WANTED) from exc
     return NodeStatus(url=base, health=health, health_json=health_json, node_json=node_json)
 
 
