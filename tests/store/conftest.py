@@ -10,6 +10,7 @@ import pytest
 
 from aureond.chain.header import BlockHeader
 from aureond.store import FsyncPolicy, HeaderStore
+from aureond.store.hashindex import HashIndex
 from tests.store.chaingen import REGTEST_WORK, make_chain
 
 OpenStore = Callable[..., HeaderStore]
@@ -31,3 +32,13 @@ def open_regtest(path: Path, genesis: BlockHeader, **kwargs: Any) -> HeaderStore
 def fill(store: HeaderStore, headers: Sequence[BlockHeader], batch: int = 500) -> None:
     for i in range(0, len(headers), batch):
         store.append(headers[i:i + batch])
+
+
+def durable_records(path: Path) -> int:
+    """How many records the last completed flush covered (the hash table's watermark)."""
+    table = HashIndex.open(path / "hashidx.dat")
+    assert table is not None
+    try:
+        return table.covered
+    finally:
+        table.close()

@@ -10,29 +10,18 @@ from aureond.chain.header import BlockHeader
 from aureond.clock import FakeClock
 from aureond.errors import StoreError
 from aureond.store import FsyncPolicy
-from aureond.store.hashindex import HashIndex
-from tests.store.conftest import open_regtest
-
-
-def _durable_records(path: Path) -> int:
-    """How many records the last completed flush covered (the table's watermark)."""
-    table = HashIndex.open(path / "hashidx.dat")
-    assert table is not None
-    try:
-        return table.covered
-    finally:
-        table.close()
+from tests.store.conftest import durable_records, open_regtest
 
 
 def test_flushes_every_n_headers(tmp_path: Path, chain: list[BlockHeader]) -> None:
     policy = FsyncPolicy(every_n_headers=10, every_seconds=None)
     with open_regtest(tmp_path, chain[0], fsync_policy=policy) as store:
         store.append(chain[1:6])
-        assert _durable_records(tmp_path) == 1
+        assert durable_records(tmp_path) == 1
         store.append(chain[6:11])
-        assert _durable_records(tmp_path) == 11
+        assert durable_records(tmp_path) == 11
         store.append(chain[11:40])  # one batch past the threshold flushes once, whole
-        assert _durable_records(tmp_path) == 40
+        assert durable_records(tmp_path) == 40
 
 
 def test_flushes_after_every_seconds_on_the_injected_clock(
@@ -43,10 +32,10 @@ def test_flushes_after_every_seconds_on_the_injected_clock(
         store.append(chain[1:4])
         clock.advance(29.9)
         store.append(chain[4:5])
-        assert _durable_records(tmp_path) == 1
+        assert durable_records(tmp_path) == 1
         clock.advance(0.1)
         store.append(chain[5:6])
-        assert _durable_records(tmp_path) == 6
+        assert durable_records(tmp_path) == 6
 
 
 def test_explicit_flush_and_close_without_flush(tmp_path: Path,
@@ -55,10 +44,10 @@ def test_explicit_flush_and_close_without_flush(tmp_path: Path,
     store = open_regtest(tmp_path, chain[0], fsync_policy=policy)
     store.append(chain[1:20])
     store.flush()
-    assert _durable_records(tmp_path) == 20
+    assert durable_records(tmp_path) == 20
     store.append(chain[20:30])
     store.close()
-    assert _durable_records(tmp_path) == 20
+    assert durable_records(tmp_path) == 20
     with open_regtest(tmp_path, chain[0]) as again:
         # the process did not die: the kernel kept the tail; only the table replays
         assert again.tip_height == 29
@@ -68,7 +57,7 @@ def test_explicit_flush_and_close_without_flush(tmp_path: Path,
 def test_default_policy_flushes_on_close(tmp_path: Path, chain: list[BlockHeader]) -> None:
     with open_regtest(tmp_path, chain[0], fsync_policy=FsyncPolicy(every_seconds=None)) as s:
         s.append(chain[1:7])
-    assert _durable_records(tmp_path) == 7
+    assert durable_records(tmp_path) == 7
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

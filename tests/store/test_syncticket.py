@@ -7,18 +7,8 @@ import threading
 from pathlib import Path
 
 from aureond.chain.header import BlockHeader
-from aureond.store.hashindex import HashIndex
 from tests.store.chaingen import make_chain
-from tests.store.conftest import fill, open_regtest
-
-
-def _watermark(path: Path) -> int:
-    table = HashIndex.open(path / "hashidx.dat")
-    assert table is not None
-    try:
-        return table.covered
-    finally:
-        table.close()
+from tests.store.conftest import durable_records, fill, open_regtest
 
 
 def test_fsync_in_a_thread_while_appending_claims_only_what_it_counted(
@@ -34,7 +24,7 @@ def test_fsync_in_a_thread_while_appending_claims_only_what_it_counted(
         assert store.finish_sync(ticket)
         assert ticket.fds == []  # descriptors released
     # the watermark says 400 on disk; a reopen replays the other 300 and finds all
-    assert _watermark(tmp_path / "s") >= 400
+    assert durable_records(tmp_path / "s") >= 400
     with open_regtest(tmp_path / "s", chain[0]) as again:
         assert again.tip_height == 699
         assert again.height_of(chain[650].hash) == 650
