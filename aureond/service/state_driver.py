@@ -26,7 +26,8 @@ the same tip. One rescan runs at a time; accounts added meanwhile join it when t
 can, or wait for the next one. A deleted account's scripts are unwatched unless another
 account still watches them. Accounts are saved atomically before they are answered.
 
-Snapshots: every ``snapshot_every`` blocks and on demand, through
+Snapshots: every ``snapshot_every`` blocks, on demand and at a clean stop (when blocks
+came since the last one), through
 :class:`~aureond.service.state_snapshots.StateSnapshots`.
 
 Account ids, labels and scripts never appear in logs above debug nor in metric labels.
@@ -208,7 +209,16 @@ class StateDriver:
                 await self._wake.wait()
 
     async def close(self) -> None:
-        """Wait for a snapshot being written (the write is atomic either way)."""
+        """Take a last snapshot when blocks were applied since the newest one (so the
+        next start replays nothing), then wait for the write (atomic either way)."""
+        if self._opened and self._since_snapshot > 0:
+            async with self._lock:
+                with contextlib.suppress(StateError):  # a failure is logged and counted
+                    await self._snapshot()
+        await self.snapshots_written()
+
+    async def snapshots_written(self) -> None:
+        """Wait for a snapshot being written, if one is."""
         await self._snapshots.close()
 
     def on_tip_changed(self, change: TipChanged) -> None:

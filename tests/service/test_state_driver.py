@@ -185,7 +185,7 @@ class Harness:
             self._answer(self.feed.tick(0.0))
             for _ in range(5):
                 await asyncio.sleep(0)
-                await self.driver.close()  # a snapshot being written (a real thread)
+                await self.driver.snapshots_written()  # written in a real thread
             progress = self.driver.progress()
             if progress.ledger_height == self.chain.tip_height and progress.rescans == 0:
                 return
@@ -380,3 +380,26 @@ async def test_refusals_and_metrics_without_user_data(harness: Harness,
     assert account.id not in text
     assert "secret" not in text
     assert ALICE.hex() not in text
+
+
+async def test_stopping_takes_a_last_snapshot_only_when_blocks_came_since(
+        tmp_path: Path, chain: Chain) -> None:
+    h = await Harness(tmp_path, chain).start()  # snapshot_every=1000: none on its own
+    alice = (await h.driver.add_account("a", [ALICE.hex()], 0)).id
+    for i in range(4):
+        chain.mine(Pay(ALICE, 10 + i))
+    await h.settle()
+    snapshots = tmp_path / "state" / "snapshots"
+    assert list(snapshots.glob("*.snap")) == []
+    await h.stop()
+    (last,) = snapshots.glob("*.snap")
+    assert int(last.name[:10]) == chain.tip_height
+
+    h = await Harness(tmp_path, chain).start()
+    try:
+        assert h.driver.ledger.tip is not None
+        assert h.driver.ledger.tip.height == chain.tip_height  # nothing to replay
+        assert h.coins(alice) == expected(chain, ALICE, 0)
+    finally:
+        await h.stop()
+    assert list(snapshots.glob("*.snap")) == [last]  # no new block: no new snapshot
