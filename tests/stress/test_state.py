@@ -102,7 +102,11 @@ def test_the_runner_reports_it_with_the_traced_pass(tmp_path: Path) -> None:
 
 
 def test_the_cli_prints_the_figures_and_fails_on_injection(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without --data the command falls back to $AUREOND_TEST_DATA (set in CI): clear
+    # it, so this run is the synthetic one whatever the environment.
+    monkeypatch.delenv("AUREOND_TEST_DATA", raising=False)
     out = tmp_path / "ok.json"
     assert main(["stress", "state-compression", "--scale", "tiny", "--no-trace",
                  "--json", str(out)]) == 0
