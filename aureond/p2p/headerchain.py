@@ -36,6 +36,8 @@ __all__ = ["Anchor", "HeaderChain"]
 DEFAULT_CACHE_SIZE = 4096
 DEFAULT_TREE_WINDOW = 8192
 """Heights kept in memory below the tip: one retarget period plus the reorg depth."""
+RESERVE_AHEAD = 1 << 20
+"""Headers above the tip a peer's claimed height can make the store prepare room for."""
 PRUNE_SLACK = 1024
 """Heights the tree may run past its window before it is pruned back (see HeaderTree)."""
 
@@ -67,6 +69,8 @@ class HeaderChain:
         self.deferred_writes = False
         self._pending: deque[_Write] = deque()
         self._pending_count = 0
+        self._expected = -1  # the highest height a peer claimed (expect_height)
+        self._reserved = -1  # the height the store was last prepared for
         self._max_pending = max(1, tree.window // 2) if tree.window else 1024
 
     # --- opening ------------------------------------------------------------------
@@ -226,9 +230,20 @@ class HeaderChain:
         """Headers accepted into the tree and not yet written to the store."""
         return self._pending_count
 
+    def expect_height(self, height: int) -> None:
+        """A peer says the chain reaches ``height``: the store's hash table is sized
+        for it at the next write (while it is small, so one cheap rebuild replaces the
+        doublings that would stall the loop later), at most ``RESERVE_AHEAD`` above
+        the tip, since the claim may be a lie."""
+        self._expected = max(self._expected,
+                             min(height, self.store.tip_height + RESERVE_AHEAD))
+
     def write_pending(self, limit: int | None = None) -> int:
         """Write up to ``limit`` pending headers (all when None) to the store, in
         order; returns how many are still pending. Raises ``StoreError``."""
+        if self._expected > self._reserved:
+            self._reserved = self._expected
+            self.store.reserve(self._expected - self.store.anchor_height + 1)
         budget = self._pending_count if limit is None else limit
         while self._pending and budget > 0:
             write = self._pending[0]

@@ -46,6 +46,10 @@ class ChainView(Protocol):
 
     def height_of(self, block_hash: bytes) -> int | None: ...
 
+    def expect_height(self, height: int) -> None:
+        """A hint: a peer says its chain reaches ``height``. The chain may prepare
+        room for it (bounded, since the peer may lie); it changes no state."""
+
 
 class BanList(Protocol):
     """Persistent bans (``PeerBook``): consulted before connecting to an address."""

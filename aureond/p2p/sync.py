@@ -214,6 +214,7 @@ class SyncManager:
         """``peer`` completed the handshake announcing ``start_height``."""
         p = _PeerSync(peer, max(0, start_height))
         self._peers[peer] = p
+        self._chain.expect_height(p.height)
         if self._last_tip_change is None:
             self._last_tip_change = now
         out = self._maybe_start_sync(now)

@@ -89,6 +89,14 @@ def _home(block_hash: bytes) -> tuple[int, int]:
     return int.from_bytes(block_hash[:8], "little"), int.from_bytes(block_hash[8:12], "little")
 
 
+def _log2_for(entries: int) -> int:
+    """The table size (log2) a fresh build gives ``entries`` entries: under half full."""
+    log2 = _MIN_LOG2
+    while (1 << log2) < 2 * entries + 2:
+        log2 += 1
+    return log2
+
+
 def _place(slots: Any, blob: bytes, first: int, stride: int, mask: int) -> int:
     """Insert the records of ``blob`` (hash first, ``stride`` bytes each, offsets from
     ``first``) into ``slots`` (an (capacity, 2) uint32 array: tag, value) by linear
@@ -231,7 +239,7 @@ class HashIndex:
 
     @classmethod
     def build_from_records(cls, path: Path, runs: Iterable[tuple[bytes, int, int]],
-                           count: int) -> HashIndex:
+                           count: int, *, reserve: int = 0) -> HashIndex:
         """Write a fresh table from ``runs`` of records: (blob, first offset, record
         size), each record starting with its 32-byte hash (the store passes
         ``index.dat`` as read), ``count`` records in all.
@@ -239,11 +247,10 @@ class HashIndex:
         Built in ``<name>.new`` through a temporary mmap, fsynced, then renamed over
         ``path``: a crash leaves either the old table or the new one. Placement is
         vectorized (numpy): a million entries take about a tenth of a second, so a
-        growth step does not stall the node.
+        growth step does not stall the node. ``reserve``: size the table for that many
+        entries (if more than ``count``), so it need not grow while they arrive.
         """
-        log2 = _MIN_LOG2
-        while (1 << log2) < 2 * count + 2:
-            log2 += 1
+        log2 = _log2_for(max(count, reserve))
         tmp = path.with_name(path.name + ".new")
         size = _HEADER_SIZE + (_SLOT_SIZE << log2)
         live = 0
@@ -359,6 +366,10 @@ class HashIndex:
                 self.live -= 1
                 self.deleted += 1
                 return
+
+    def needs_capacity_for(self, entries: int) -> bool:
+        """Whether holding ``entries`` would take a bigger table than this one."""
+        return _log2_for(entries) > self._log2
 
     def needs_growth(self) -> bool:
         return 2 * (self.live + self.deleted) > self.capacity

@@ -204,12 +204,23 @@ class HeaderStore:
             chunk_stop = min(stop, chunk_start + _READ_CHUNK * 8)
             yield from self._read_index_hashes(chunk_start, chunk_stop)
 
-    def _rebuild_table(self) -> None:
+    def reserve(self, records: int) -> bool:
+        """Size the hash table for ``records`` records now (one rebuild of what is
+        stored) instead of doubling it on the way; True if it was rebuilt."""
+        self._check_open()
+        table = self._table
+        if table is None or not table.needs_capacity_for(records):
+            return False
+        self._rebuild_table(reserve=records)
+        return True
+
+    def _rebuild_table(self, reserve: int = 0) -> None:
         self._generation += 1
         if self._table is not None:
             self._table.close()
         self._table = HashIndex.build_from_records(
-            self.directory / HASH_INDEX_FILE, self._index_runs(0, self._count), self._count)
+            self.directory / HASH_INDEX_FILE, self._index_runs(0, self._count), self._count,
+            reserve=reserve)
 
     def _index_runs(self, start: int, stop: int) -> Iterator[tuple[bytes, int, int]]:
         """index.dat records [start, stop) as (blob, first offset, record size) runs."""

@@ -92,6 +92,7 @@ class FakeChain:
         self.tree = HeaderTree(params, genesis_context(params), params.genesis.serialize(),
                                window=window)
         self.accepted: list[Node] = []  # every header that ever entered the tree
+        self.expected_heights: list[int] = []  # expect_height hints, in order
 
     @property
     def tip_height(self) -> int:
@@ -108,6 +109,9 @@ class FakeChain:
     @property
     def tip_time(self) -> int:
         return self.tree.tip.time
+
+    def expect_height(self, height: int) -> None:
+        self.expected_heights.append(height)
 
     def add(self, raw_headers: bytes, now: int) -> AddResult:
         result = self.tree.add(raw_headers, now)

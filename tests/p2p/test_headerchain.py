@@ -11,7 +11,7 @@ from aureond.chain.params import MAINNET, REGTEST
 from aureond.chain.target import work_from_bits
 from aureond.chain.tree import TipChanged, TipUnchanged
 from aureond.errors import HeaderRejectedError, StoreError
-from aureond.p2p.headerchain import Anchor, HeaderChain
+from aureond.p2p.headerchain import RESERVE_AHEAD, Anchor, HeaderChain
 from tests.chain.helpers import FAR_FUTURE, chain_of, read_run
 
 
@@ -89,3 +89,39 @@ def test_store_of_another_network_is_refused(tmp_path: Path) -> None:
     HeaderChain.open(REGTEST, tmp_path, now=FAR_FUTURE).close()
     with pytest.raises(StoreError):
         HeaderChain.open(MAINNET, tmp_path, now=FAR_FUTURE)
+
+
+def test_a_claimed_height_sizes_the_hash_table_once_and_is_capped(
+        data_dir: Path, tmp_path: Path) -> None:
+    """A peer's claimed height makes the next write size the hash table for it (one
+    rebuild while the store is small, no doublings during the sync); a claim beyond
+    RESERVE_AHEAD above the tip is cut to it."""
+    raw, _ = read_run(data_dir, "mainnet_000000-010236")
+    chain = HeaderChain.open(MAINNET, tmp_path, now=FAR_FUTURE, window=3000)
+    chain.deferred_writes = True
+    table_file = tmp_path / "hashidx.dat"
+    small = table_file.stat().st_size
+    chain.expect_height(10236)
+    _feed(chain, raw[HEADER_SIZE:2001 * HEADER_SIZE])
+    chain.write_pending()
+    sized = table_file.stat().st_size
+    assert sized > small
+    assert chain.store.height_of(chain.hash_at(1500) or b"") == 1500
+    rebuilt = []
+    original = chain.store.reserve
+
+    def counting(records: int) -> bool:
+        rebuilt.append(records)
+        return original(records)
+
+    chain.store.reserve = counting  # type: ignore[method-assign]
+    _feed(chain, raw[2001 * HEADER_SIZE:])
+    chain.write_pending()
+    assert table_file.stat().st_size == sized  # 10,237 entries fit: no growth on the way
+    assert rebuilt == []  # and no second reservation for the same claim
+    chain.expect_height(2**31)  # a lie
+    chain.write_pending()
+    assert rebuilt == [chain.tip_height + RESERVE_AHEAD + 1]
+    assert table_file.stat().st_size <= 64 + 8 * (1 << 22)
+    assert chain.height_of(chain.hash_at(10000) or b"") == 10000
+    chain.close()

@@ -157,3 +157,11 @@ def test_removing_the_sync_peer_moves_sync_on() -> None:
     out = sm.remove_peer(P1, NOW)
     assert [p for p, _ in getheaders_to(out)] == [P2]
     assert sm.remove_peer(P1, NOW) == []
+
+
+def test_a_peer_s_claimed_height_is_passed_on_as_a_hint() -> None:
+    chain = FakeChain()
+    sm = SyncManager(chain)
+    sm.add_peer(P1, 2500, NOW)
+    sm.add_peer(P2, -5, NOW)  # nonsense is clamped, not passed on as is
+    assert chain.expected_heights == [2500, 0]

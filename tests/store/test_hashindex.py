@@ -181,3 +181,18 @@ def test_vectorized_build_resolves_collisions_and_wraps_around(tmp_path: Path) -
     assert reopened is not None
     assert (reopened.live, reopened.deleted) == (len(hashes), 0)
     reopened.close()
+
+
+def test_reserved_capacity_is_built_in_and_asked_for_only_when_short(tmp_path: Path) -> None:
+    hashes = _hashes(100, seed=9)
+    small = HashIndex.build(tmp_path / "a", ((h, i) for i, h in enumerate(hashes)), 100)
+    assert small.capacity == 4096
+    assert not small.needs_capacity_for(2047)  # 2 * 2047 + 2 fits in 4,096 slots
+    assert small.needs_capacity_for(2048)
+    runs = [(b"".join(hashes), 0, 32)]
+    big = HashIndex.build_from_records(tmp_path / "b", runs, 100, reserve=100_000)
+    assert big.capacity == 1 << 18  # the smallest power of two above 200,002
+    assert not big.needs_capacity_for(100_000)
+    assert [big.lookup(h, lambda o: hashes[o]) for h in hashes] == list(range(100))
+    small.close()
+    big.close()
