@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from aureond.api.activity import RequestActivity
 from aureond.api.auth import is_loopback
 from aureond.api.endpoint import (
     CLOCK_KEY,
@@ -44,7 +45,8 @@ def create_app(view: NodeView, registry: CollectorRegistry, clock: Clock,
                settings: ApiSettings | None = None, *,
                outcomes: RequestOutcomes | None = None,
                node_metrics: HttpMetricsSink | None = None,
-               areas: Iterable[Iterable[Endpoint]] = DEFAULT_AREAS) -> web.Application:
+               areas: Iterable[Iterable[Endpoint]] = DEFAULT_AREAS,
+               activity: RequestActivity | None = None) -> web.Application:
     """Build the application.
 
     ``registry`` is what ``/metrics`` exposes. ``node_metrics`` is the node's
@@ -52,6 +54,7 @@ def create_app(view: NodeView, registry: CollectorRegistry, clock: Clock,
     into it; without it the API registers those metrics itself). ``clock`` drives the
     rate limiter and request timing. ``outcomes`` (an ``ErrorRateTracker``) learns which
     requests failed unexpectedly. ``areas`` are the endpoint groups to serve.
+    ``activity`` learns when each request starts (the P2P driver gives way to it).
 
     The per-client limiter is ``app[LIMITER_KEY]``: give it to
     ``ResilienceMetrics.watch_bucket`` to count refusals.
@@ -66,7 +69,7 @@ def create_app(view: NodeView, registry: CollectorRegistry, clock: Clock,
         client_max_size=settings.max_body_bytes,
         middlewares=build_middlewares(settings=settings, metrics=metrics, clock=clock,
                                       limiter=limiter, endpoints=endpoints,
-                                      outcomes=outcomes))
+                                      outcomes=outcomes, activity=activity))
     for area in areas:
         for endpoint in area:
             route = app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)

@@ -24,6 +24,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from aureond.api.activity import RequestActivity
 from aureond.api.auth import check_bearer
 from aureond.api.endpoint import Endpoint, Handler, RequestOutcomes
 from aureond.api.jsonio import error_response
@@ -72,12 +73,15 @@ def _http_exception_response(request: web.Request, exc: web.HTTPException) -> we
 
 def build_middlewares(*, settings: ApiSettings, metrics: ApiMetrics, clock: Clock,
                       limiter: KeyedBuckets[str], endpoints: Mapping[web.AbstractRoute, Endpoint],
-                      outcomes: RequestOutcomes | None) -> list[Middleware]:
+                      outcomes: RequestOutcomes | None,
+                      activity: RequestActivity | None = None) -> list[Middleware]:
     """The middleware chain for one application (closures over its state)."""
 
     @web.middleware
     async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = clock.monotonic()
+        if activity is not None:
+            activity.started()
         # ``errors`` below turns every Exception into a response; what still propagates
         # is cancellation (the client went away): not an answer, so not counted.
         response = await handler(request)

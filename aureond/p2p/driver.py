@@ -68,6 +68,8 @@ SEND_QUEUE_LIMIT = 1000
 TICK_INTERVAL = 1.0
 DNS_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
+GIVE_WAY_TURNS = 3
+"""Extra event-loop turns yielded after each message or step while ``give_way()``."""
 
 log = structlog.get_logger("aureond.p2p")
 
@@ -98,7 +100,8 @@ class P2PDriver:
                  on_notification: Callable[[Notification], None] | None = None,
                  ban: Callable[[PeerAddress, str, float], object] | None = None,
                  resolver: Callable[[], Awaitable[list[PeerAddress]]] | None = None,
-                 backpressure: Callable[[], Awaitable[None]] | None = None) -> None:
+                 backpressure: Callable[[], Awaitable[None]] | None = None,
+                 give_way: Callable[[], bool] | None = None) -> None:
         self._core = core
         self._params = params
         self._clock = clock
@@ -109,6 +112,7 @@ class P2PDriver:
         self._ban = ban
         self._resolver = resolver if resolver is not None else self._resolve_seeds
         self._backpressure = backpressure
+        self._give_way = give_way
         self._connections: dict[PeerId, _Connection] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._resolving = False
@@ -208,11 +212,11 @@ class P2PDriver:
                     self._dispatch(MessageReceived(conn.peer, message, self._clock.wall()))
                     # One message (or one step of a large one) at a time: let other
                     # peers, the HTTP API and the store writer run in between.
-                    await asyncio.sleep(0)
+                    await self._yield()
                     while conn.resume and not conn.closed:
                         conn.resume = False
                         self._dispatch(Resume(conn.peer, self._clock.wall()))
-                        await asyncio.sleep(0)
+                        await self._yield()
         except ProtocolError as exc:
             reason = "protocol-error"
             log.info("p2p.protocol_error", peer=str(conn.peer), error=str(exc))
@@ -221,6 +225,13 @@ class P2PDriver:
         if not conn.closed:
             self._close(conn.peer)
             self._dispatch(PeerDisconnected(conn.peer, reason, self._clock.wall()))
+
+    async def _yield(self) -> None:
+        """One loop turn; a few more while ``give_way()`` says others are waiting."""
+        await asyncio.sleep(0)
+        if self._give_way is not None and self._give_way():
+            for _ in range(GIVE_WAY_TURNS):
+                await asyncio.sleep(0)
 
     async def _write_loop(self, conn: _Connection) -> None:
         bucket = self._bucket_factory(conn.peer) if self._bucket_factory else None

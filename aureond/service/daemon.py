@@ -25,6 +25,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from aureond import __version__
+from aureond.api.activity import RequestActivity
 from aureond.api.app import create_app, start_http
 from aureond.api.auth import load_token
 from aureond.api.endpoint import LIMITER_KEY
@@ -209,11 +210,12 @@ class Daemon:
         async def no_seeds() -> list[PeerAddress]:
             return []
 
+        activity = RequestActivity(self.clock)  # the driver gives way to API requests
         driver = P2PDriver(core, self.params, self.clock,
                            connect_timeout=settings.p2p.connect_timeout,
                            bucket_factory=self._bucket, on_notification=observer,
                            ban=peerbook.ban, resolver=None if use_seeds else no_seeds,
-                           backpressure=durable.wait_for_room)
+                           backpressure=durable.wait_for_room, give_way=activity.busy)
 
         dashboard = HealthDashboard(self.clock, service_id="aureond", version=__version__,
                                     description=f"aureond SPV node ({self.params.name})")
@@ -242,7 +244,8 @@ class Daemon:
                                    rate_burst=settings.http.rate_burst)
         app = create_app(view, self.registry, self.clock, api_settings, outcomes=errors,
                          node_metrics=metrics, areas=(*DEFAULT_AREAS, accounts_routes.ENDPOINTS,
-                                                      state_routes.ENDPOINTS))
+                                                      state_routes.ENDPOINTS),
+                         activity=activity)
         if state is not None:
             app[accounts_routes.STATE_VIEW_KEY] = DaemonStateView(state)
         self._resilience_metrics.watch_bucket(app[LIMITER_KEY])

@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from aureond import __version__
 from aureond.api import ApiSettings, create_app, start_http
+from aureond.api.activity import RequestActivity
 from aureond.chain.params import REGTEST
 from aureond.clock import SeededRandom
 from aureond.heap import freeze_heap
@@ -118,14 +119,15 @@ async def _run(ctx: RunContext) -> Outcome:
     try:
         for peer in peers:
             await peer.start()
+        activity = RequestActivity(clock)  # as in the daemon: sync gives way to requests
         stack = NodeStack(REGTEST, ctx.work_dir / "api-node",
                           [PeerAddress("127.0.0.1", p.port) for p in peers],
-                          SeededRandom(ctx.seed), clock=clock)
+                          SeededRandom(ctx.seed), clock=clock, activity=activity)
         registry = CollectorRegistry()
         metrics = NodeMetrics(registry, version=__version__, network=REGTEST.name)
         app = create_app(StackView(stack), registry, clock,
                          ApiSettings(rate_per_second=1e9, rate_burst=10**9),
-                         node_metrics=metrics)
+                         node_metrics=metrics, activity=activity)
         runner, _ = await start_http(app, "127.0.0.1", 0)
         try:
             port = runner.addresses[0][1]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aureond import __version__
+from aureond.api.activity import RequestActivity
 from aureond.api.readiness import assess_sync
 from aureond.api.view import HeaderInfo, PeerInfo, SyncInfo, TipInfo
 from aureond.chain.header import BlockHeader
@@ -188,7 +189,7 @@ class NodeStack:
 
     def __init__(self, params: NetworkParams, directory: Path,
                  addresses: Iterable[PeerAddress], rng: RandomSource, *,
-                 clock: AcceleratedClock) -> None:
+                 clock: AcceleratedClock, activity: RequestActivity | None = None) -> None:
         self.params = params
         self.clock = clock
         addresses = list(addresses)
@@ -208,7 +209,8 @@ class NodeStack:
             return []
 
         self.driver = P2PDriver(self.recorder, params, clock, connect_timeout=5.0,
-                                resolver=no_seeds, backpressure=self.durable.wait_for_room)
+                                resolver=no_seeds, backpressure=self.durable.wait_for_room,
+                                give_way=activity.busy if activity is not None else None)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> NodeStack:
