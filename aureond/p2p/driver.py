@@ -68,7 +68,7 @@ SEND_QUEUE_LIMIT = 1000
 TICK_INTERVAL = 1.0
 DNS_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
-GIVE_WAY_TURNS = 3
+GIVE_WAY_TURNS = 6
 """Extra event-loop turns yielded after each message or step while ``give_way()``."""
 
 log = structlog.get_logger("aureond.p2p")
