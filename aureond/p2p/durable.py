@@ -42,6 +42,11 @@ chunks."""
 log = structlog.get_logger("aureond.store")
 
 
+def _seen(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _headers(run: int) -> int:
     """A batch item is a drained run of headers; its weight is their number."""
     return run
@@ -77,10 +82,16 @@ class DurableHeaders:
                 ticket.release()
             self._chain.finish_sync(ticket)
         except StoreError as exc:
+            # After a failed fsync the kernel may have dropped the dirty pages: what is
+            # on disk is unknown, so this is as fatal as a failed write (the next start
+            # heals the store to its last durable header).
             self.healthy = False
+            if self.failure is None:
+                self.failure = exc
             if self._on_error is not None:
                 self._on_error()
             log.error("store.flush_failed", error=str(exc))
+            self._room.set()
             raise
         self.acknowledged += sum(batch)
 
@@ -125,9 +136,14 @@ class DurableHeaders:
 
     async def _submit(self, headers: int) -> None:
         try:
-            await self.batcher.submit(headers)
+            future = await self.batcher.submit(headers)
         except AureonError as exc:  # closed during shutdown: close() flushes anyway
             log.debug("store.flush_skipped", error=str(exc))
+            return
+        # Nobody awaits this item: a failed flush is reported through ``failure``
+        # and the log, so mark its exception as seen rather than let asyncio complain
+        # about it when the future is collected.
+        future.add_done_callback(_seen)
 
     async def wait_durable(self, headers: int) -> None:
         """Submit and wait until it is on stable storage (raises BatchFlushError)."""
