@@ -60,7 +60,7 @@ import numpy as np
 from aureond.errors import StoreError
 from aureond.store.atomic import fsync_dir
 
-__all__ = ["HASH_INDEX_FILE", "HashIndex", "HashIndexFullError"]
+__all__ = ["HASH_INDEX_FILE", "HashIndex", "HashIndexFullError", "VerifyFn"]
 
 HASH_INDEX_FILE = "hashidx.dat"
 _MAGIC = b"AURHIDX1"

@@ -1,7 +1,8 @@
 """The header store: a chain of validated headers on disk, from an anchor to the tip.
 
 Files in the data directory (see :mod:`~aureond.store.records`,
-:mod:`~aureond.store.hashindex`, :mod:`~aureond.store.meta`)::
+:mod:`~aureond.store.hashindex` and :mod:`~aureond.store.hashlookup`,
+:mod:`~aureond.store.meta`)::
 
     meta.json     network, anchor, format (written atomically, before anything else)
     headers.dat   80-byte headers, record i = height anchor + i
@@ -30,9 +31,10 @@ delete; it refuses (``StoreError``) only a directory of another network, anchor 
 format, or one whose first record is not the anchor.
 
 The store checks structure, not consensus: the caller appends only validated headers.
-All methods are synchronous file I/O. Callers on an event loop run ``open``,
-``flush``, ``truncate`` and large ``append`` batches in a worker thread (one at a
-time: the store is not thread-safe) or keep batches small (one ``headers`` message).
+All methods are synchronous file I/O and the store is not thread-safe. Callers on an
+event loop run ``open`` in a worker thread, keep ``append`` batches small, and fsync
+through :meth:`HeaderStore.begin_sync` / :meth:`HeaderStore.finish_sync`, whose
+``SyncTicket.fsync`` may run in a worker thread while appends go on.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from aureond.clock import Clock
 from aureond.errors import EncodingError, StoreError
 from aureond.store.cache import HeaderLRU, RecentWindow, WindowEntry
 from aureond.store.directory import claim_directory
-from aureond.store.hashindex import HASH_INDEX_FILE, HashIndex, HashIndexFullError
+from aureond.store.hashindex import HASH_INDEX_FILE
+from aureond.store.hashlookup import HashLookup
 from aureond.store.heal import HealReport, repair_files
 from aureond.store.meta import StoreMeta
 from aureond.store.policy import FsyncPolicy
@@ -74,8 +77,6 @@ DEFAULT_WINDOW = RETARGET_PERIOD + 1024
 DEFAULT_TAIL_CHECK = 4096
 DEFAULT_LRU = 1024
 _READ_CHUNK = 2000
-_INDEX_RUN = 16_384
-"""index.dat records per read when the hash table is rebuilt (1 MiB)."""
 
 
 class HeaderStore:
@@ -96,9 +97,8 @@ class HeaderStore:
         self._lock_fd = -1
         self._hfd = -1
         self._ifd = -1
-        self._table: HashIndex | None = None
+        self._lookup: HashLookup | None = None
         self._count = 0
-        self._generation = 0  # bumped by truncations and table rebuilds (SyncTicket)
         self._tip_hash = anchor.hash
         self._tip_work = meta.anchor_chainwork
         self._pending = 0
@@ -147,6 +147,7 @@ class HeaderStore:
         try:
             self._hfd = os.open(directory / HEADERS_FILE, os.O_RDWR | os.O_CREAT, 0o644)
             self._ifd = os.open(directory / INDEX_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lookup = HashLookup(directory, self._ifd)
             self._heal(created)
         except OSError as exc:
             raise StoreError(f"cannot open the header store in {directory}: {exc}") from exc
@@ -161,7 +162,8 @@ class HeaderStore:
                              "header; the files were replaced or damaged: use a fresh "
                              "--data-dir")
         self._count = repair.records
-        rebuilt, replayed = self._open_table(repair.dropped_hashes, repair.records)
+        assert self._lookup is not None
+        rebuilt, replayed = self._lookup.open(repair.dropped_hashes, repair.records)
         self._load_window()
         fresh = created or repair.fresh
         self.heal_report = HealReport(
@@ -170,67 +172,12 @@ class HeaderStore:
             dropped_headers=repair.dropped, reasons=repair.reasons,
             hash_index_rebuilt=rebuilt and not fresh, hash_index_replayed=replayed)
 
-    def _read_index_hashes(self, start: int, stop: int) -> list[tuple[bytes, int]]:
-        blob = pread_full(self._ifd, max(0, stop - start) * INDEX_SIZE, start * INDEX_SIZE)
-        return [(unpack_index(blob, k * INDEX_SIZE)[0], start + k)
-                for k in range(len(blob) // INDEX_SIZE)]
-
-    def _open_table(self, dropped: list[tuple[bytes, int]], keep: int) -> tuple[bool, int]:
-        path = self.directory / HASH_INDEX_FILE
-        table = HashIndex.open(path)
-        if table is None:
-            self._table = HashIndex.build_from_records(path, self._index_runs(0, keep), keep)
-            return True, 0
-        self._table = table
-        table.lower_watermark(keep)
-        for block_hash, offset in dropped:
-            table.delete(block_hash, offset)
-        replayed = 0
-        try:
-            for block_hash, offset in self._iter_index(table.covered, keep):
-                table.insert(block_hash, offset)
-                replayed += 1
-        except HashIndexFullError:
-            self._rebuild_table()
-            return True, replayed
-        if table.needs_growth():
-            self._rebuild_table()
-        else:
-            table.sync(keep)
-        return False, replayed
-
-    def _iter_index(self, start: int, stop: int) -> Iterator[tuple[bytes, int]]:
-        for chunk_start in range(start, stop, _READ_CHUNK * 8):
-            chunk_stop = min(stop, chunk_start + _READ_CHUNK * 8)
-            yield from self._read_index_hashes(chunk_start, chunk_stop)
-
     def reserve(self, records: int) -> bool:
         """Size the hash table for ``records`` records now (one rebuild of what is
         stored) instead of doubling it on the way; True if it was rebuilt."""
         self._check_open()
-        table = self._table
-        if table is None or not table.needs_capacity_for(records):
-            return False
-        self._rebuild_table(reserve=records)
-        return True
-
-    def _rebuild_table(self, reserve: int = 0) -> None:
-        self._generation += 1
-        if self._table is not None:
-            self._table.close()
-        self._table = HashIndex.build_from_records(
-            self.directory / HASH_INDEX_FILE, self._index_runs(0, self._count), self._count,
-            reserve=reserve)
-
-    def _index_runs(self, start: int, stop: int) -> Iterator[tuple[bytes, int, int]]:
-        """index.dat records [start, stop) as (blob, first offset, record size) runs."""
-        step = _INDEX_RUN
-        for chunk_start in range(start, stop, step):
-            n = min(stop, chunk_start + step) - chunk_start
-            blob = pread_full(self._ifd, n * INDEX_SIZE, chunk_start * INDEX_SIZE)
-            if len(blob) != n * INDEX_SIZE:
-                raise StoreError(f"{self.directory}: {INDEX_FILE} is shorter than expected")
-            yield blob, chunk_start, INDEX_SIZE
+        assert self._lookup is not None
+        return self._lookup.reserve(records, self._count)
 
     def _load_window(self) -> None:
         self._window.clear()
@@ -350,10 +297,10 @@ class HeaderStore:
         height = self._window.height_of(block_hash)
         if height is not None:
             return height
-        if self._table is None or len(block_hash) != 32:
+        if self._lookup is None or len(block_hash) != 32:
             return None
         try:
-            offset = self._table.lookup(block_hash, self._hash_at_offset)
+            offset = self._lookup.lookup(block_hash, self._hash_at_offset)
         except OSError as exc:
             raise StoreError(f"cannot read {HASH_INDEX_FILE}: {exc}") from exc
         return None if offset is None else self.meta.anchor_height + offset
@@ -427,20 +374,10 @@ class HeaderStore:
         self._maybe_flush()
 
     def _index_hashes(self, hashes: Sequence[bytes], offset: int) -> None:
-        table = self._table
-        if table is None:
+        if self._lookup is None:
             raise StoreError("the header store is closed")
         try:
-            try:
-                for k, block_hash in enumerate(hashes):
-                    table.insert(block_hash, offset + k)
-            except HashIndexFullError:
-                # Only reachable if the counts were wrong; the rebuild reads index.dat,
-                # which already holds this batch, so nothing is lost.
-                self._rebuild_table()
-                return
-            if table.needs_growth():
-                self._rebuild_table()
+            self._lookup.add(hashes, offset, self._count)
         except (OSError, StoreError) as exc:
             # The watermark must not be raised over a half-indexed batch: close, so
             # the only way on is a reopen, which re-inserts the tail.
@@ -460,16 +397,14 @@ class HeaderStore:
     def flush(self) -> None:
         """Fsync everything appended so far; when this returns, it survives a crash."""
         self._check_open()
-        table = self._table
-        if table is None:
-            raise StoreError("the header store is closed")
+        assert self._lookup is not None
         try:
             os.fsync(self._hfd)
             os.fsync(self._ifd)
         except OSError as exc:
             raise StoreError(f"cannot sync the header store in {self.directory}: "
                              f"{exc}") from exc
-        table.sync(self._count)
+        self._lookup.sync(self._count)
         self._pending = 0
         if self._clock is not None:
             self._last_sync = self._clock.monotonic()
@@ -478,12 +413,10 @@ class HeaderStore:
         """Start an fsync that may run in another thread (see ``SyncTicket``): run
         ``ticket.fsync()`` anywhere, then :meth:`finish_sync` here."""
         self._check_open()
-        table = self._table
-        if table is None:
-            raise StoreError("the header store is closed")
-        ticket = SyncTicket(self._count, self._generation, where=str(self.directory))
+        assert self._lookup is not None
+        ticket = SyncTicket(self._count, self._lookup.generation, where=str(self.directory))
         try:
-            for fd in (self._hfd, self._ifd, table.fileno()):
+            for fd in (self._hfd, self._ifd, self._lookup.fileno()):
                 ticket.fds.append(os.dup(fd))
         except OSError as exc:
             ticket.release()
@@ -495,12 +428,12 @@ class HeaderStore:
         """Record a completed ``ticket.fsync()``; False when the store was cut or its
         hash table rebuilt meanwhile (nothing is claimed; the next sync covers it)."""
         ticket.release()
-        table = self._table
-        if table is None or self._hfd < 0 or ticket.generation != self._generation:
+        if self._lookup is None or self._hfd < 0:
             return False
         covered = min(ticket.count, self._count)
         try:
-            table.mark_covered(covered)
+            if not self._lookup.mark_covered(covered, ticket.generation):
+                return False
         except OSError as exc:
             raise StoreError(f"cannot update {HASH_INDEX_FILE}: {exc}") from exc
         self._pending = self._count - covered
@@ -515,20 +448,16 @@ class HeaderStore:
         below the anchor is a ``StoreError``.
         """
         self._check_open()
-        table = self._table
-        if table is None:
-            raise StoreError("the header store is closed")
+        lookup = self._lookup
+        assert lookup is not None
         if to_height < self.meta.anchor_height:
             raise StoreError(f"cannot truncate below the anchor height "
                              f"{self.meta.anchor_height}")
         if to_height >= self.tip_height:
             return
         keep = to_height - self.meta.anchor_height + 1
-        self._generation += 1
         try:
-            table.lower_watermark(keep)
-            for block_hash, offset in self._iter_index(keep, self._count):
-                table.delete(block_hash, offset)
+            lookup.cut(keep, self._count)
             os.ftruncate(self._ifd, keep * INDEX_SIZE)
             os.ftruncate(self._hfd, keep * HEADER_SIZE)
             os.fsync(self._ifd)
@@ -546,7 +475,7 @@ class HeaderStore:
         if entry is None:
             raise StoreError(f"{self.directory}: the new tip could not be read back")
         self._tip_hash, self._tip_work = entry.hash, entry.chainwork
-        table.sync(keep)
+        lookup.sync(keep)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -565,9 +494,9 @@ class HeaderStore:
             self._close_fds()
 
     def _close_fds(self) -> None:
-        if self._table is not None:
-            self._table.close()
-            self._table = None
+        if self._lookup is not None:
+            self._lookup.close()
+            self._lookup = None
         for fd in (self._hfd, self._ifd, self._lock_fd):
             if fd >= 0:
                 with contextlib.suppress(OSError):
