@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aureond.commands import nodeclient
-from aureond.commands.common import emit_json, fail
+from aureond.commands.common import EXIT_OK, EXIT_UNREACHABLE, emit_json, fail
 from aureond.commands.nodeclient import (
     DEFAULT_URL,
     TOKEN_ENV,
@@ -59,10 +59,8 @@ from aureond.errors import AureonError
 __all__ = ["EXIT_BAD_INPUT", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_UNREACHABLE",
            "NodeRefusedError", "register"]
 
-EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_BAD_INPUT = 2
-EXIT_UNREACHABLE = 3
 
 _EXIT_HELP = ("Exit codes: 0 done; 1 not found (no such account or snapshot); 2 bad input "
               "(the node's JSON error, or a local problem, is printed); 3 the node cannot "

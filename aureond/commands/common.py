@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 __all__ = ["EXIT_CONFIG", "EXIT_FATAL", "EXIT_INVALID", "EXIT_MALFORMED", "EXIT_OK",
-           "EXIT_STORE", "emit_json", "fail"]
+           "EXIT_STORE", "EXIT_UNREACHABLE", "emit_json", "fail"]
 
 EXIT_OK = 0
 EXIT_INVALID = 1     # the input was well formed and is not valid
@@ -15,6 +15,7 @@ EXIT_MALFORMED = 2   # the input could not be read or parsed
 EXIT_CONFIG = 3      # configuration error
 EXIT_STORE = 4       # the store cannot be opened or written
 EXIT_FATAL = 5       # unexpected runtime failure
+EXIT_UNREACHABLE = 3  # commands that ask a running node: no usable answer from it
 
 
 def emit_json(obj: Any) -> None:

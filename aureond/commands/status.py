@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aureond.commands import nodeclient
-from aureond.commands.common import emit_json, fail
+from aureond.commands.common import EXIT_UNREACHABLE, emit_json, fail
 from aureond.commands.nodeclient import (
     DEFAULT_URL,
     FETCH_TIMEOUT,
@@ -45,7 +45,6 @@ __all__ = [
     "render_status",
 ]
 
-EXIT_UNREACHABLE = 3
 _WANTED = "get the status of the node"
 
 
