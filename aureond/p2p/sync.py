@@ -133,7 +133,6 @@ class _Partial:
 
     raw: bytes
     done: int  # bytes of ``raw`` already added
-    count: int  # headers in the whole message
     answered: bool
 
 
@@ -278,7 +277,7 @@ class SyncManager:
         if not raw:
             p.height = min(p.height, self._chain.tip_height)
             return out + self._peer_done(p, answered, now)
-        p.partial = _Partial(raw, 0, message.count, answered)
+        p.partial = _Partial(raw, 0, answered)
         return out + self._step(p, now)
 
     def resume(self, peer: PeerId, now: float) -> list[Action]:
@@ -289,7 +288,7 @@ class SyncManager:
         return self._step(p, now)
 
     def _step(self, p: _PeerSync, now: float) -> list[Action]:
-        part = p.partial
+        part, p.partial = p.partial, None
         assert part is not None
         raw = part.raw
         end = len(raw) if self._step_bytes is None else min(len(raw),
@@ -298,25 +297,22 @@ class SyncManager:
         try:
             result = self._chain.add(raw[part.done:end], int(now))
         except UnconnectedHeadersError:
-            p.partial = None
             return self._unconnecting(p, now)
         except HeaderRejectedError as exc:
-            p.partial = None
             return self._reject(p, exc.reason, exc.height, now)
         except EncodingError:
-            p.partial = None
             return self._reject(p, "encoding", None, now)
         p.unconnecting = 0
         out += self._apply(p, result, now)
         if p.peer not in self._peers:
             return out
-        part.done = end
         if end < len(raw):
+            part.done = end
+            p.partial = part
             out.append(Continue(p.peer))
             return out
-        p.partial = None
         last = dsha256(raw[-HEADER_SIZE:])
-        full = part.count == MAX_HEADERS_RESULTS
+        full = len(raw) // HEADER_SIZE == MAX_HEADERS_RESULTS
         height = self._height_of(last, result)
         if height is not None:
             p.height = max(p.height, height) if full else height
