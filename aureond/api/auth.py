@@ -13,6 +13,7 @@ import ipaddress
 from pathlib import Path
 
 from aureond.errors import ApiError, ConfigError
+from aureond.tokenfile import TokenFileError, read_token_file
 
 __all__ = [
     "CREDENTIAL_NAME",
@@ -29,7 +30,6 @@ CREDENTIAL_NAME = "http-token"
 MIN_TOKEN_LENGTH = 16
 """Shortest token accepted: anything shorter is guessable over the network."""
 
-_MAX_TOKEN_FILE = 4096
 
 
 def is_loopback(host: str) -> bool:
@@ -58,18 +58,10 @@ def load_token(token_file: Path | None, credentials_directory: str | None = None
     if path is None:
         return None
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(_MAX_TOKEN_FILE + 1)
-    except OSError as exc:
-        raise ConfigError("http.token_file", f"cannot read {path}: {exc.strerror}") from exc
-    if len(raw) > _MAX_TOKEN_FILE:
-        raise ConfigError("http.token_file", f"{path} is larger than {_MAX_TOKEN_FILE} "
-                          "bytes; it should hold just the token")
-    try:
-        token = raw.decode("ascii").strip()
-    except UnicodeDecodeError as exc:
-        raise ConfigError("http.token_file", f"{path} must hold an ASCII token") from exc
-    if len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token):
+        token = read_token_file(path)
+    except TokenFileError as exc:
+        raise ConfigError("http.token_file", str(exc)) from exc
+    if len(token) < MIN_TOKEN_LENGTH:
         raise ConfigError("http.token_file", f"{path} must hold one token of at least "
                           f"{MIN_TOKEN_LENGTH} characters without spaces (e.g. "
                           "`openssl rand -hex 32`)")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aureond.errors import AureonError
+from aureond.tokenfile import TokenFileError, check_token, read_token_file
 
 __all__ = [
     "DEFAULT_URL",
@@ -42,8 +43,6 @@ MAX_BODY = 4 * 1024 * 1024
 TOKEN_ENV = "AUREOND_HTTP_TOKEN"  # noqa: S105 (a variable name, not a secret)
 """Environment variable holding the bearer token when no ``--token-file`` is given."""
 
-_MAX_TOKEN_FILE = 4096
-
 
 class NodeUnreachableError(AureonError):
     """No usable answer from the node at ``url``; the message says what to check.
@@ -60,8 +59,8 @@ class NodeUnreachableError(AureonError):
             f"--http); pass another address with --url")
 
 
-class TokenError(AureonError):
-    """The bearer token cannot be read; the message never contains the token."""
+TokenError = TokenFileError
+"""The bearer token cannot be read; the message never contains the token."""
 
 
 def normalize_url(url: str, *, wanted: str = "reach the node") -> str:
@@ -76,25 +75,9 @@ def normalize_url(url: str, *, wanted: str = "reach the node") -> str:
     return text.rstrip("/")
 
 
-def _check_token(token: str, source: str) -> str:
-    token = token.strip()
-    if not token or any(c.isspace() for c in token) or not token.isascii():
-        raise TokenError(f"{source} must hold one ASCII token without spaces")
-    return token
-
-
 def read_token(path: Path) -> str:
     """The bearer token in ``path`` (surrounding whitespace stripped)."""
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(_MAX_TOKEN_FILE + 1)
-    except OSError as exc:
-        raise TokenError(f"cannot read the token file {path}: "
-                         f"{exc.strerror or type(exc).__name__}") from None
-    if len(raw) > _MAX_TOKEN_FILE:
-        raise TokenError(f"the token file {path} is larger than {_MAX_TOKEN_FILE} bytes; "
-                         "it should hold just the token")
-    return _check_token(raw.decode("latin-1"), f"the token file {path}")
+    return read_token_file(path)
 
 
 def resolve_token(token_file: Path | None,
@@ -106,7 +89,7 @@ def resolve_token(token_file: Path | None,
     value = env.get(TOKEN_ENV)
     if value is None or not value.strip():
         return None
-    return _check_token(value, f"${TOKEN_ENV}")
+    return check_token(value, f"${TOKEN_ENV}")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
