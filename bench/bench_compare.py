@@ -106,7 +106,7 @@ def _aureond_headers(raw: bytes, start: int, repeats: int) -> tuple[float, float
     def stored() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             anchor = None if start == 0 else Anchor(first, start, work_from_bits(first.bits))
-            chain = HeaderChain.open(params, tmp, anchor=anchor, now=NOW,
+            chain = HeaderChain.open(params, tmp, anchor=anchor,
                                      fsync_policy=FsyncPolicy(every_n_headers=BATCH,
                                                               every_seconds=None))
             try:

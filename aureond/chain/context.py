@@ -12,9 +12,11 @@ frozen value, advanced header by header:
 
 A validation run that starts after genesis starts from a trusted *anchor*. For
 networks that retarget, the anchor must sit at a period boundary (height divisible by
-the interval), where the period's first header is the anchor itself; its
-median-time-past window then holds only the timestamps that are known (the anchor's,
-plus any earlier ones given), exactly as near genesis.
+the interval), where the period's first header is the anchor itself. Its
+median-time-past window holds the timestamps that are known: the anchor's, plus the
+ones of the 10 headers before it when given. Without them the first headers after the
+anchor are checked against the lowest median the missing times allow, so an anchor
+never refuses a chain that the full rules accept.
 """
 
 from __future__ import annotations
@@ -59,8 +61,14 @@ class ChainContext:
     walk_bits: int
 
     def median_time_past(self) -> int:
+        """The median of the last 11 timestamps (fewer near genesis), or, when some of
+        them are unknown (the headers just after an anchor given without the times
+        before it), the lowest median those unknown times allow: a header is then only
+        refused where the full rule would refuse it too."""
         ordered = sorted(self.recent_times)
-        return ordered[len(ordered) // 2]
+        window = min(MTP_WINDOW, self.height + 1)
+        i = window // 2 - (window - len(ordered))
+        return ordered[i] if i >= 0 else -1
 
     def advance(self, params: NetworkParams, header: HeaderFacts, work: int) -> ChainContext:
         """The context after ``header`` (already validated) is appended."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aureond.chain.batch import validate_batch
-from aureond.chain.context import anchor_context
+from aureond.chain.context import MTP_WINDOW, anchor_context
 from aureond.chain.hashing import hash_to_display
 from aureond.chain.header import HEADER_SIZE, BlockHeader
 from aureond.chain.params import NetworkParams, get_network, network_names, params_from_toml
@@ -39,10 +39,30 @@ def register(sub: Any) -> None:
                         help="height of the first header (a trusted anchor); default 0")
     verify.add_argument("--anchor-chainwork", metavar="HEX",
                         help="total chain work up to and including the anchor")
+    verify.add_argument("--anchor-times", metavar="T,T,...",
+                        help="the timestamps of up to 10 headers before the anchor, "
+                             "oldest first, comma-separated: with all 10 the "
+                             "median-time-past rule holds in full from the first header")
     verify.add_argument("--now", type=int, metavar="UNIX_TIME",
                         help="the time to check the 2-hour future limit against "
                              "(default: this machine's clock)")
     verify.set_defaults(handler=_verify)
+
+
+def parse_anchor_times(text: str) -> tuple[int, ...]:
+    """``"T1,T2,..."`` (up to 10 Unix times, oldest first) as a tuple; ValueError names
+    the problem."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if len(items) > MTP_WINDOW - 1:
+        raise ValueError(f"--anchor-times takes at most {MTP_WINDOW - 1} timestamps, "
+                         f"got {len(items)}")
+    try:
+        times = tuple(int(t) for t in items)
+    except ValueError:
+        raise ValueError(f"--anchor-times must be whole Unix times, got {text!r}") from None
+    if any(t < 0 or t >= 1 << 32 for t in times):
+        raise ValueError("--anchor-times must be 32-bit Unix times")
+    return times
 
 
 def _network(args: argparse.Namespace) -> NetworkParams:
@@ -72,8 +92,9 @@ def _verify(args: argparse.Namespace) -> int:
     now = args.now if args.now is not None else int(time.time())
     try:
         anchor_work = int(args.anchor_chainwork, 16) if args.anchor_chainwork else None
+        earlier = parse_anchor_times(args.anchor_times or "")
         first = BlockHeader.parse(blob[:HEADER_SIZE])
-        ctx = anchor_context(params, first, args.anchor_height, anchor_work)
+        ctx = anchor_context(params, first, args.anchor_height, anchor_work, earlier)
     except (ValueError, EncodingError) as exc:
         return fail(EXIT_MALFORMED, f"bad anchor: {exc}")
     except ConfigError as exc:

@@ -7,9 +7,16 @@ moves it writes the change through to the store: a reorg truncates the store to 
 fork point, then the connected headers are appended. The store is always a prefix of
 the tree's best chain plus the tree's window; nothing unvalidated reaches it.
 
-On open, the tree is rebuilt from the stored tail: its root is the newest retarget
-boundary at least ``window`` headers below the stored tip (or the anchor), and the
-headers above the root are validated again, which also proves the stored tail.
+On open, a deep reorg that a crash interrupted is finished first (``store.forkfile``),
+then the tree is rebuilt from the stored tail: its root is the newest retarget boundary
+at least ``window`` headers below the stored tip (or the anchor), and the headers above
+the root are validated again, which also proves the stored tail. The clock plays no
+part in that: a stored header is never judged again by "now".
+
+Deep forks: a branch forking off the stored chain below the tree is not the tree's
+business. The sync layer proves its work first (``aureond.chain.presync``), writes it
+to a side file (:meth:`open_fork`) and, once it has more work than our chain, makes it
+the best chain with :meth:`commit_fork`, crash-safely.
 """
 
 from __future__ import annotations
@@ -27,17 +34,21 @@ from aureond.chain.target import work_from_bits
 from aureond.chain.tree import AddResult, HeaderTree, Node, TipChanged
 from aureond.clock import Clock
 from aureond.errors import ChainError, StoreError
+from aureond.p2p.interfaces import ForkWriter
+from aureond.store.forkfile import ForkFile, RecoveryReport, apply_branch, finish, recover
 from aureond.store.headers import HeaderStore
 from aureond.store.policy import FsyncPolicy
 from aureond.store.syncticket import SyncTicket
 
-__all__ = ["Anchor", "HeaderChain"]
+__all__ = ["Anchor", "HeaderChain", "stored_context"]
 
 DEFAULT_CACHE_SIZE = 4096
 DEFAULT_TREE_WINDOW = 8192
 """Heights kept in memory below the tip: one retarget period plus the reorg depth."""
 RESERVE_AHEAD = 1 << 20
 """Headers above the tip a peer's claimed height can make the store prepare room for."""
+NO_FUTURE_LIMIT = 1 << 62
+"""The "now" stored headers are validated against on open: no future limit."""
 PRUNE_SLACK = 1024
 """Heights the tree may run past its window before it is pruned back (see HeaderTree)."""
 
@@ -49,16 +60,23 @@ class Anchor:
     header: BlockHeader
     height: int
     chainwork: int
+    earlier_times: tuple[int, ...] = ()
+    """The timestamps of up to 10 headers before the anchor, oldest first."""
 
 
 class HeaderChain:
     """Validated headers, most-work fork choice, and durable storage of the best chain."""
 
     def __init__(self, params: NetworkParams, store: HeaderStore, tree: HeaderTree, *,
+                 anchor: Anchor | None = None, window: int = DEFAULT_TREE_WINDOW,
                  cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         self.params = params
         self.store = store
         self._tree = tree
+        self._anchor = anchor if anchor is not None else Anchor(
+            params.genesis, 0, work_from_bits(params.genesis.bits))
+        self._window = window
+        self.recovery = RecoveryReport(False, -1, 0, 0)
         # Lookups below the in-memory window go to disk; these caches absorb repeats
         # (API reads, proof checks). A reorg clears them.
         self.header_cache: LRUCache[int, BlockHeader] = LRUCache(cache_size, name="headers")
@@ -78,15 +96,14 @@ class HeaderChain:
     @classmethod
     def open(cls, params: NetworkParams, directory: Path | str, *,
              anchor: Anchor | None = None, fsync_policy: FsyncPolicy | None = None,
-             clock: Clock | None = None, now: int,
+             clock: Clock | None = None,
              window: int = DEFAULT_TREE_WINDOW) -> HeaderChain:
-        """Open the store in ``directory`` (healing a torn tail) and rebuild the tree.
-
-        ``now`` is the adjusted network time used to re-validate the stored tail.
-        """
+        """Open the store in ``directory`` (healing a torn tail, finishing an interrupted
+        deep reorg) and rebuild the tree."""
         if anchor is None:
             anchor = Anchor(params.genesis, 0, work_from_bits(params.genesis.bits))
-        anchor_context(params, anchor.header, anchor.height, anchor.chainwork)  # checks it
+        anchor_context(params, anchor.header, anchor.height, anchor.chainwork,
+                       anchor.earlier_times)  # checks it
         if fsync_policy is None:
             fsync_policy = FsyncPolicy() if clock is not None else FsyncPolicy(
                 every_seconds=None)
@@ -96,14 +113,17 @@ class HeaderChain:
                                  anchor_chainwork=anchor.chainwork,
                                  fsync_policy=fsync_policy, clock=clock)
         try:
-            tree = cls._rebuild_tree(params, store, anchor, now, window)
+            recovery = recover(store)
+            tree = cls._rebuild_tree(params, store, anchor, window)
         except BaseException:
             store.close()
             raise
-        return cls(params, store, tree)
+        chain = cls(params, store, tree, anchor=anchor, window=window)
+        chain.recovery = recovery
+        return chain
 
     @staticmethod
-    def _rebuild_tree(params: NetworkParams, store: HeaderStore, anchor: Anchor, now: int,
+    def _rebuild_tree(params: NetworkParams, store: HeaderStore, anchor: Anchor,
                       window: int) -> HeaderTree:
         interval = params.retarget_interval
         tip = store.tip_height
@@ -112,16 +132,18 @@ class HeaderChain:
             root_height -= root_height % interval
             root_height = max(root_height, anchor.height)
         if root_height == anchor.height:
-            root_ctx = anchor_context(params, anchor.header, anchor.height, anchor.chainwork)
+            root_ctx = anchor_context(params, anchor.header, anchor.height, anchor.chainwork,
+                                      anchor.earlier_times)
             root_raw = anchor.header.serialize()
         else:
-            root_ctx, root_raw = _stored_context(store, root_height)
+            root_ctx = stored_context(params, store, anchor, root_height)
+            root_raw = _raw(store, root_height)
         tree = HeaderTree(params, root_ctx, root_raw,
                           window=max(window, interval + MTP_WINDOW), prune_slack=PRUNE_SLACK)
         if tip > root_height:
             raw = b"".join(_raw(store, h) for h in range(root_height + 1, tip + 1))
             try:
-                tree.add(raw, now)
+                tree.add(raw, NO_FUTURE_LIMIT)
             except ChainError as exc:
                 raise StoreError(
                     f"the stored headers in {store.directory} do not validate as "
@@ -190,6 +212,24 @@ class HeaderChain:
     def chainwork_at(self, height: int) -> int | None:
         node = self._tree.best_at(height)
         return node.chainwork if node is not None else self.store.chainwork_at(height)
+
+    def fork_point(self, block_hash: bytes) -> int | None:
+        """The height of ``block_hash`` when it is on the stored best chain below the
+        tree (a deep fork point), else None."""
+        if block_hash in self._tree:
+            return None
+        height = self.store.height_of(block_hash)
+        if height is None or height >= self._tree.base_height:
+            return None
+        return height
+
+    def context_at(self, height: int) -> ChainContext:
+        """The validation context with the best-chain header at ``height`` as tip."""
+        node = self._tree.best_at(height)
+        if node is not None:
+            return self._tree.context_of(node.hash)
+        self.write_pending()
+        return stored_context(self.params, self.store, self._anchor, height)
 
     def locator(self) -> list[bytes]:
         """A ``getheaders`` locator: dense near the tip, doubling steps, ending at the anchor."""
@@ -276,6 +316,47 @@ class HeaderChain:
     def finish_sync(self, ticket: SyncTicket) -> bool:
         return self.store.finish_sync(ticket)
 
+    # --- deep forks ----------------------------------------------------------------
+
+    def open_fork(self, name: str, fork_height: int) -> ForkFile:
+        """A side file for a branch forking off the best chain at ``fork_height``."""
+        fork_hash = self.hash_at(fork_height)
+        if fork_hash is None:
+            raise StoreError(f"no header at height {fork_height} to fork from")
+        return ForkFile(self.store.directory, name, fork_height, fork_hash)
+
+    def commit_fork(self, fork: ForkWriter) -> TipChanged:
+        """Make the branch in ``fork`` (from :meth:`open_fork`) the best chain (the
+        caller checked that it has more work); crash-safe (see
+        ``aureond.store.forkfile``). Raises ``StoreError``."""
+        if not isinstance(fork, ForkFile):
+            raise TypeError("commit_fork takes a fork from open_fork")
+        self.write_pending()
+        if self.hash_at(fork.fork_height) != fork.fork_hash:
+            fork.discard()
+            raise StoreError("the fork point is no longer on the best chain")
+        reverted = tuple(reversed(self._stored_nodes(fork.fork_height + 1,
+                                                     self.store.tip_height + 1)))
+        fork.commit()
+        apply_branch(self.store, fork.fork_height, fork.headers())
+        finish(self.store.directory, fork)
+        self.header_cache.clear()
+        self.height_cache.clear()
+        self._tree = self._rebuild_tree(self.params, self.store, self._anchor, self._window)
+        connected = self._stored_nodes(fork.fork_height + 1, self.store.tip_height + 1)
+        return TipChanged(reverted, tuple(connected), self._tree.tip)
+
+    def _stored_nodes(self, start: int, stop: int) -> list[Node]:
+        out: list[Node] = []
+        for h in range(start, stop):
+            raw = _raw(self.store, h)
+            work = self.store.chainwork_at(h)
+            block_hash = self.store.hash_at(h)
+            if work is None or block_hash is None:
+                raise StoreError(f"{self.store.directory}: header {h} is missing")
+            out.append(Node(raw, block_hash, h, work))
+        return out
+
     def close(self) -> None:
         try:
             self.write_pending()
@@ -298,15 +379,35 @@ def _raw(store: HeaderStore, height: int) -> bytes:
     return raw
 
 
-def _stored_context(store: HeaderStore, height: int) -> tuple[ChainContext, bytes]:
-    """The context at a stored retarget boundary, from the store alone."""
-    root_raw = _raw(store, height)
-    root = BlockHeader.parse(root_raw)
+def stored_context(params: NetworkParams, store: HeaderStore, anchor: Anchor,
+                   height: int) -> ChainContext:
+    """The validation context at a stored best-chain ``height``, from the store alone."""
+    if height == anchor.height:
+        return anchor_context(params, anchor.header, anchor.height, anchor.chainwork,
+                              anchor.earlier_times)
+    raw = _raw(store, height)
+    tip = BlockHeader.parse(raw)
     chainwork = store.chainwork_at(height)
     if chainwork is None:
         raise StoreError(f"{store.directory}: chain work at height {height} is missing")
-    first = max(store.anchor_height, height - (MTP_WINDOW - 1))
-    times = tuple(BlockHeader.parse(_raw(store, h)).time for h in range(first, height + 1))
-    ctx = ChainContext(height, root.hash, root.time, root.bits, chainwork, times, root.time,
-                       root.bits, root.bits)
-    return ctx, root_raw
+    first = max(anchor.height, height - (MTP_WINDOW - 1))
+    times = tuple(_time(store, h) for h in range(first, height + 1))
+    if len(times) < MTP_WINDOW and anchor.height > 0:
+        times = (*anchor.earlier_times, *times)[-MTP_WINDOW:]
+    interval = params.retarget_interval
+    boundary = max(anchor.height, height - height % interval)
+    period = tip if boundary == height else BlockHeader.parse(_raw(store, boundary))
+    walk = tip.bits
+    if params.allow_min_difficulty:
+        # The bits of the latest header at a boundary or not at minimum difficulty.
+        h, bits = height, tip.bits
+        while h > boundary and bits == params.pow_limit_bits:
+            h -= 1
+            bits = int.from_bytes(_raw(store, h)[72:76], "little")
+        walk = bits
+    return ChainContext(height, tip.hash, tip.time, tip.bits, chainwork, times,
+                        period.time, period.bits, walk)
+
+
+def _time(store: HeaderStore, height: int) -> int:
+    return int.from_bytes(_raw(store, height)[68:72], "little")

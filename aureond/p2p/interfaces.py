@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from aureond.chain.context import ChainContext
 from aureond.chain.params import NetworkParams
-from aureond.chain.tree import AddResult
+from aureond.chain.tree import AddResult, TipChanged
 from aureond.store.peers import PeerAddress
 
-__all__ = ["BackoffSchedule", "BanList", "Breaker", "BreakerFactory", "ChainView"]
+__all__ = ["BackoffSchedule", "BanList", "Breaker", "BreakerFactory", "ChainView", "ForkChain",
+           "ForkWriter"]
 
 
 class ChainView(Protocol):
@@ -49,6 +51,27 @@ class ChainView(Protocol):
     def expect_height(self, height: int) -> None:
         """A hint: a peer says its chain reaches ``height``. The chain may prepare
         room for it (bounded, since the peer may lie); it changes no state."""
+
+
+class ForkWriter(Protocol):
+    """A side file of a branch (``aureond.store.forkfile.ForkFile``)."""
+
+    @property
+    def fork_height(self) -> int: ...
+
+    def append(self, raw: bytes) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class ForkChain(ChainView, Protocol):
+    """What deep forks need from the chain beyond the sync manager's view."""
+
+    def context_at(self, height: int) -> ChainContext: ...
+
+    def open_fork(self, name: str, fork_height: int) -> ForkWriter: ...
+
+    def commit_fork(self, fork: ForkWriter) -> TipChanged: ...
 
 
 class BanList(Protocol):

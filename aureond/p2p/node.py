@@ -86,7 +86,7 @@ class P2PProtocol:
         self._config = handshake if handshake is not None else HandshakeConfig()
         self.manager = manager
         self.ping = PingManager(rng)
-        self.sync = SyncManager(chain, ban_seconds=ban_seconds,
+        self.sync = SyncManager(chain, rng, ban_seconds=ban_seconds,
                                 headers_per_step=headers_per_step)
         self._handshakes: dict[PeerId, Handshake] = {}
         self._nonces: set[int] = set()

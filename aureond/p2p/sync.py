@@ -24,7 +24,16 @@ Misbehaviour and its price:
   proof of work. A peer whose whole chain ends below the network's
   ``minimum_chain_work`` while ours is below it too is dropped (not banned);
 * no answer to ``getheaders`` within ``HEADERS_TIMEOUT``: the peer is stalled,
-  dropped, and sync fails over to the next peer.
+  dropped, and sync fails over to the next peer;
+* a header too far in the future (``time-too-new``) is neither kept nor punished, as in
+  Bitcoin Core: the headers before it are kept, and the peer is asked again after
+  ``FUTURE_RETRY`` seconds (our clock may be the one that is wrong).
+
+Headers that would have to be kept before their chain shows enough work (our chain is
+below minimum chain work, or a branch forks off it deeper than ``DEEP_FORK``) are
+presynced first (``aureond.p2p.deepfork``): a peer whose redownload differs from its
+presync is dropped (``presync-mismatch``), one whose chain ends with too little work is
+dropped as ``low-work-chain`` (below minimum work) or simply left (a weaker branch).
 
 With ``headers_per_step``, a large ``headers`` message is validated that many headers
 at a time: after each step the core returns ``Continue(peer)`` and the driver, having
@@ -39,11 +48,14 @@ A tip older than ``STALE_TIP_FACTOR`` block intervals with no new best header fo
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from aureond.chain.hashing import dsha256
 from aureond.chain.header import HEADER_SIZE
+from aureond.chain.presync import Phase, PresyncMismatchError
 from aureond.chain.tree import AddResult, TipChanged
+from aureond.clock import RandomSource
 from aureond.errors import EncodingError, HeaderRejectedError, UnconnectedHeadersError
 from aureond.p2p.actions import (
     Action,
@@ -59,13 +71,15 @@ from aureond.p2p.actions import (
     SyncStateChanged,
     TipUpdated,
 )
+from aureond.p2p.deepfork import ForkRoutes, PeerFork
 from aureond.p2p.events import PeerId
-from aureond.p2p.interfaces import ChainView
+from aureond.p2p.interfaces import ForkChain
 from aureond.wire import MAX_HEADERS_RESULTS, MAX_LOCATOR_SIZE, GetHeaders, Headers, Inv
 from aureond.wire import InvType as _InvType
 
 __all__ = [
     "DEFAULT_BAN_SECONDS",
+    "FUTURE_RETRY",
     "HEADERS_TIMEOUT",
     "LOW_WORK_LIMIT",
     "MAX_UNCONNECTING",
@@ -92,6 +106,8 @@ STALE_TIP_FACTOR = 3
 STALE_CHECK_INTERVAL = 10 * 60.0
 #: A tip younger than this counts as near the network's: new peers are asked at once.
 NEAR_TIP_AGE = 24 * 60 * 60.0
+#: Seconds before a peer whose headers were too far in the future is asked again.
+FUTURE_RETRY = 60.0
 #: Ban time for invalid headers, unless configured otherwise.
 DEFAULT_BAN_SECONDS = 24 * 60 * 60
 HEADERS_PER_STEP = 100
@@ -125,6 +141,8 @@ class _PeerSync:
     last_unconnecting_request: float | None = None
     side_headers: int = 0
     partial: _Partial | None = None
+    fork: PeerFork | None = None
+    retry_at: float | None = None  # ask again then (headers were too new)
 
 
 @dataclass(slots=True)
@@ -139,11 +157,13 @@ class _Partial:
 class SyncManager:
     """Header sync state across peers; see the module docstring."""
 
-    def __init__(self, chain: ChainView, *, ban_seconds: int = DEFAULT_BAN_SECONDS,
+    def __init__(self, chain: ForkChain, rng: RandomSource, *,
+                 ban_seconds: int = DEFAULT_BAN_SECONDS,
                  headers_per_step: int | None = None) -> None:
         if headers_per_step is not None and headers_per_step < 1:
             raise ValueError("headers_per_step must be at least 1")
         self._chain = chain
+        self._forks = ForkRoutes(chain, rng)
         self._ban_seconds = ban_seconds
         self._step_bytes = (None if headers_per_step is None
                             else headers_per_step * HEADER_SIZE)
@@ -172,6 +192,16 @@ class SyncManager:
     def side_headers(self, peer: PeerId) -> int:
         p = self._peers.get(peer)
         return p.side_headers if p is not None else 0
+
+    def presync(self, peer: PeerId) -> PeerFork | None:
+        """``peer``'s presync (deep fork or low-work chain), if one is under way."""
+        p = self._peers.get(peer)
+        return p.fork if p is not None else None
+
+    def presync_bytes(self) -> int:
+        """Memory held by all presyncs (the bound in ``aureond.chain.presync``)."""
+        return sum(p.fork.presync.memory_bytes() for p in self._peers.values()
+                   if p.fork is not None)
 
     def tip_stale(self, now: float) -> bool:
         return now - self._chain.tip_time > self._stale_age
@@ -225,8 +255,12 @@ class SyncManager:
         return out + self._state_actions()
 
     def remove_peer(self, peer: PeerId, now: float) -> list[Action]:
-        if self._peers.pop(peer, None) is None:
+        p = self._peers.pop(peer, None)
+        if p is None:
             return []
+        if p.fork is not None:
+            p.fork.discard()
+            p.fork = None
         out: list[Action] = []
         if self._sync_peer == peer:
             self._sync_peer = None
@@ -236,7 +270,7 @@ class SyncManager:
     def _eligible(self) -> list[_PeerSync]:
         tip = self._chain.tip_height
         return [p for p in self._peers.values()
-                if not p.exhausted and p.height > tip]
+                if not p.exhausted and p.height > tip and p.retry_at is None]
 
     def _maybe_start_sync(self, now: float) -> list[Action]:
         if self._sync_peer is not None:
@@ -248,7 +282,8 @@ class SyncManager:
         self._sync_peer = best.peer
         if best.request_at is not None:
             return []  # its answer to an earlier request will drive the sync
-        return [self._request(best, now, self._chain.locator())]
+        locator = [best.fork.ask_from] if best.fork is not None else self._chain.locator()
+        return [self._request(best, now, locator)]
 
     def _request(self, p: _PeerSync, now: float, locator: list[bytes]) -> Send:
         p.request_at = now
@@ -293,12 +328,24 @@ class SyncManager:
         raw = part.raw
         end = len(raw) if self._step_bytes is None else min(len(raw),
                                                              part.done + self._step_bytes)
+        chunk = raw[part.done:end]
+        if p.fork is None:
+            try:
+                started = self._forks.start(chunk, f"peer{p.peer.slot}", int(now))
+            except HeaderRejectedError as exc:
+                return self._reject(p, exc.reason, exc.height, now)
+            if started is not None:
+                p.fork, chunk = started
+        if p.fork is not None:
+            return self._step_fork(p, p.fork, part, chunk, end, now)
         out: list[Action] = []
         try:
-            result = self._chain.add(raw[part.done:end], int(now))
+            result = self._chain.add(chunk, int(now))
         except UnconnectedHeadersError:
             return self._unconnecting(p, now)
         except HeaderRejectedError as exc:
+            if exc.reason == "time-too-new":
+                return self._too_new(p, chunk, exc, now)
             return self._reject(p, exc.reason, exc.height, now)
         except EncodingError:
             return self._reject(p, "encoding", None, now)
@@ -311,6 +358,13 @@ class SyncManager:
             p.partial = part
             out.append(Continue(p.peer))
             return out
+        return out + self._message_done(p, part, result, now)
+
+    def _message_done(self, p: _PeerSync, part: _Partial, result: AddResult | None,
+                      now: float) -> list[Action]:
+        """The whole of ``part`` went to the chain: ask for more, or the peer is done."""
+        raw = part.raw
+        out: list[Action] = []
         last = dsha256(raw[-HEADER_SIZE:])
         full = len(raw) // HEADER_SIZE == MAX_HEADERS_RESULTS
         height = self._height_of(last, result)
@@ -322,9 +376,9 @@ class SyncManager:
             return out + self._state_actions()
         return out + self._peer_done(p, part.answered, now)
 
-    def _height_of(self, block_hash: bytes, result: AddResult) -> int | None:
+    def _height_of(self, block_hash: bytes, result: AddResult | None) -> int | None:
         height = self._chain.height_of(block_hash)
-        if height is not None:
+        if height is not None or result is None:
             return height
         for node in reversed(result.connected if isinstance(result, TipChanged)
                              else result.added):
@@ -341,6 +395,72 @@ class SyncManager:
         if p.side_headers > LOW_WORK_LIMIT:
             return self._drop(p, "low-work-flood", now)
         return []
+
+    def _step_fork(self, p: _PeerSync, fork: PeerFork, part: _Partial, chunk: bytes,
+                   end: int, now: float) -> list[Action]:
+        """Feed ``chunk`` to ``p``'s presync (see ``aureond.p2p.deepfork``)."""
+        try:
+            step = self._forks.feed(fork, chunk, int(now))
+        except PresyncMismatchError as exc:
+            out: list[Action] = [HeadersRejected(p.peer, exc.reason, exc.height)]
+            return out + self._drop(p, "presync-mismatch", now)
+        except HeaderRejectedError as exc:
+            if exc.reason == "time-too-new":
+                return self._too_new(p, b"", exc, now)
+            return self._reject(p, exc.reason, exc.height, now)
+        except EncodingError:
+            return self._reject(p, "encoding", None, now)
+        out = []
+        p.unconnecting = 0
+        if step.change is not None:
+            out += self._apply(p, step.change, now)
+        raw = part.raw
+        if fork.phase is Phase.DONE:
+            p.fork = None
+            if end < len(raw):
+                part.done = end
+                p.partial = part
+                return [*out, Continue(p.peer)]
+            return out + self._message_done(p, part, step.change, now)
+        if step.restarted:
+            # The chain showed its work: ask for it again from the fork point.
+            return [*out, self._request(p, now, [fork.ask_from])]
+        if end < len(raw):
+            part.done = end
+            p.partial = part
+            return [*out, Continue(p.peer)]
+        if len(raw) // HEADER_SIZE == MAX_HEADERS_RESULTS:
+            return [*out, self._request(p, now, [fork.ask_from])]
+        # The peer's chain ends here, short of the work it needs.
+        fork.discard()
+        p.fork = None
+        if fork.phase is Phase.REDOWNLOAD:
+            return out + self._drop(p, "presync-mismatch", now)
+        if fork.low_work:
+            return out + self._drop(p, "low-work-chain", now)
+        p.height = min(p.height, self._chain.tip_height)
+        return out + self._peer_done(p, part.answered, now)
+
+    def _too_new(self, p: _PeerSync, chunk: bytes, exc: HeaderRejectedError,
+                 now: float) -> list[Action]:
+        """A header too far in the future: keep what came before it, punish nothing,
+        ask again later (the headers may be fine and our clock slow)."""
+        out: list[Action] = [HeadersRejected(p.peer, exc.reason, exc.height)]
+        limit = int(now) + self._chain.params.max_future_seconds
+        keep = 0
+        while (keep * HEADER_SIZE < len(chunk) and int.from_bytes(
+                chunk[keep * HEADER_SIZE + 68:keep * HEADER_SIZE + 72], "little") <= limit):
+            keep += 1
+        if keep:  # on failure nothing is kept; the next request settles it
+            with contextlib.suppress(HeaderRejectedError, UnconnectedHeadersError,
+                                     EncodingError):
+                out += self._apply(p, self._chain.add(chunk[:keep * HEADER_SIZE], int(now)),
+                                   now)
+        p.partial = None
+        p.retry_at = now + FUTURE_RETRY
+        if self._sync_peer == p.peer:
+            self._sync_peer = None
+        return out + self._state_actions()
 
     def _peer_done(self, p: _PeerSync, answered: bool, now: float) -> list[Action]:
         """``p`` sent a short batch: we have everything it has."""
@@ -392,6 +512,10 @@ class SyncManager:
             if p.request_at is not None and now - p.request_at >= HEADERS_TIMEOUT:
                 out.append(Stalled(p.peer, "getheaders"))
                 out += self._drop(p, "headers-timeout", now)
+            elif p.retry_at is not None and now >= p.retry_at and p.request_at is None:
+                p.retry_at = None
+                locator = [p.fork.ask_from] if p.fork is not None else self._chain.locator()
+                out.append(self._request(p, now, locator))
         out += self._stale_check(now)
         if self._sync_peer is None:
             out += self._maybe_start_sync(now)

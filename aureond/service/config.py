@@ -131,6 +131,9 @@ class AnchorConfig(_Section):
     """The 80-byte header at ``height`` as hex (a checkpoint you trust)."""
     chainwork: str
     """Total chain work up to and including it, hex."""
+    earlier_times: list[int] = Field(default=[], max_length=10)
+    """The timestamps of up to 10 headers before it, oldest first: with all 10 the
+    median-time-past rule holds in full from the first header after it."""
 
 
 class Settings(BaseSettings):

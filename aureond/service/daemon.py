@@ -109,7 +109,8 @@ class Daemon:
         if a is None:
             return None
         try:
-            return Anchor(BlockHeader.from_hex(a.header), a.height, int(a.chainwork, 16))
+            return Anchor(BlockHeader.from_hex(a.header), a.height, int(a.chainwork, 16),
+                          tuple(a.earlier_times))
         except ValueError as exc:
             raise ConfigError("anchor", str(exc)) from exc
 
@@ -121,8 +122,7 @@ class Daemon:
             raise StoreError(f"cannot create the data directory {data_dir}: {exc}") from exc
         # fsync is driven by DurableHeaders (a batch processor), not by the store.
         chain = HeaderChain.open(self.params, data_dir / "headers", anchor=self._anchor(),
-                                 fsync_policy=FsyncPolicy.manual(), clock=self.clock,
-                                 now=int(self.clock.wall()))
+                                 fsync_policy=FsyncPolicy.manual(), clock=self.clock)
         report = chain.store.heal_report
         if report.healed:
             log.warning("store.healed", **_plain(report))

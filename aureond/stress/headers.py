@@ -75,7 +75,7 @@ class _Tally:
 
 
 def _open(params: NetworkParams, directory: Path, anchor: Anchor | None = None) -> HeaderChain:
-    return HeaderChain.open(params, directory, anchor=anchor, now=FAR_FUTURE,
+    return HeaderChain.open(params, directory, anchor=anchor,
                             fsync_policy=FsyncPolicy(every_n_headers=BATCH,
                                                      every_seconds=None))
 

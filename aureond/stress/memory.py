@@ -54,7 +54,7 @@ def probe(directory: Path, total: int, every: int, trace: bool = False,
     kept: list[bytes] = []
     if trace:
         tracemalloc.start()
-    chain = HeaderChain.open(REGTEST, directory, now=FAR_FUTURE,
+    chain = HeaderChain.open(REGTEST, directory,
                              fsync_policy=FsyncPolicy(every_n_headers=BATCH,
                                                       every_seconds=None))
     collect_garbage()

@@ -195,7 +195,7 @@ class NodeStack:
         addresses = list(addresses)
         # As in the daemon: fsync is driven by DurableHeaders, and accepted headers
         # reach the store in chunks between other work on the loop.
-        self.chain = HeaderChain.open(params, directory, now=int(clock.wall()),
+        self.chain = HeaderChain.open(params, directory,
                                       fsync_policy=FsyncPolicy.manual())
         self.durable = DurableHeaders(self.chain, clock, headers_per_flush=2000,
                                       max_delay=5.0)

@@ -10,17 +10,21 @@ encoded and decoded before a peer sees them, and a peer's bytes go through a
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
+import shutil
+import tempfile
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
 from typing import TypeVar
 
-from aureond.chain.context import genesis_context
 from aureond.chain.header import BlockHeader
 from aureond.chain.params import REGTEST, NetworkParams
-from aureond.chain.tree import AddResult, HeaderTree, Node, TipChanged
+from aureond.chain.tree import AddResult, Node, TipChanged
 from aureond.clock import FakeClock, SeededRandom
 from aureond.errors import RemoteProtocolError
 from aureond.p2p.actions import Action, Connect, Disconnect, NeedAddresses, Send
@@ -33,10 +37,13 @@ from aureond.p2p.events import (
     PeerId,
     Tick,
 )
-from aureond.p2p.interfaces import BackoffSchedule, BreakerFactory
+from aureond.p2p.headerchain import DEFAULT_TREE_WINDOW, HeaderChain
+from aureond.p2p.interfaces import BackoffSchedule, BreakerFactory, ForkWriter
 from aureond.p2p.manager import PeerManager
 from aureond.p2p.node import TICK_INTERVAL, P2PProtocol
+from aureond.store.headers import HeaderStore
 from aureond.store.peers import PeerAddress
+from aureond.store.policy import FsyncPolicy
 from aureond.wire import (
     MAX_HEADERS_RESULTS,
     FeeFilter,
@@ -84,50 +91,46 @@ def mine_chain(parent: BlockHeader, n: int, *, salt: int = 0,
     return out
 
 
-class FakeChain:
-    """The ``HeaderChain`` interface over a bare ``HeaderTree`` (no store)."""
+class SimChain(HeaderChain):
+    """The real ``HeaderChain`` over a real store in a temporary directory (removed
+    when the chain is collected), recording what entered it for the tests."""
 
-    def __init__(self, params: NetworkParams = PARAMS, *, window: int | None = None) -> None:
-        self.params = params
-        self.tree = HeaderTree(params, genesis_context(params), params.genesis.serialize(),
-                               window=window)
-        self.accepted: list[Node] = []  # every header that ever entered the tree
-        self.expected_heights: list[int] = []  # expect_height hints, in order
+    accepted: list[Node]
+    expected_heights: list[int]
 
-    @property
-    def tip_height(self) -> int:
-        return self.tree.tip.height
-
-    @property
-    def tip_hash(self) -> bytes:
-        return self.tree.tip.hash
-
-    @property
-    def tip_chainwork(self) -> int:
-        return self.tree.tip.chainwork
-
-    @property
-    def tip_time(self) -> int:
-        return self.tree.tip.time
+    @classmethod
+    def create(cls, params: NetworkParams = PARAMS, *, window: int | None = None,
+               directory: Path | None = None) -> SimChain:
+        owned = directory is None
+        path = Path(tempfile.mkdtemp(prefix="aureond-sim-")) if directory is None else directory
+        chain = cls.open(params, path, fsync_policy=FsyncPolicy.manual(),
+                         window=window if window is not None else DEFAULT_TREE_WINDOW)
+        chain.accepted = []  # every header that ever entered the tree
+        chain.expected_heights = []  # expect_height hints, in order
+        weakref.finalize(chain, _cleanup, chain.store, path if owned else None)
+        return chain
 
     def expect_height(self, height: int) -> None:
         self.expected_heights.append(height)
+        super().expect_height(height)
 
     def add(self, raw_headers: bytes, now: int) -> AddResult:
-        result = self.tree.add(raw_headers, now)
+        result = super().add(raw_headers, now)
         self.accepted.extend(result.connected if isinstance(result, TipChanged)
                              else result.added)
         return result
 
-    def locator(self) -> list[bytes]:
-        return self.tree.locator()
+    def commit_fork(self, fork: ForkWriter) -> TipChanged:
+        change = super().commit_fork(fork)
+        self.accepted.extend(change.connected)
+        return change
 
-    def contains(self, block_hash: bytes) -> bool:
-        return block_hash in self.tree
 
-    def height_of(self, block_hash: bytes) -> int | None:
-        node = self.tree.get(block_hash)
-        return node.height if node is not None and self.tree.on_best_chain(block_hash) else None
+def _cleanup(store: HeaderStore, path: Path | None) -> None:
+    with contextlib.suppress(Exception):
+        store.close()
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(eq=False)
@@ -207,7 +210,7 @@ class SimPeer:
         return [Headers(tuple(self.chain[fork + 1:]))]
 
 
-def make_node(chain: FakeChain, addresses: Iterable[PeerAddress], *, seed: int = 1,
+def make_node(chain: SimChain, addresses: Iterable[PeerAddress], *, seed: int = 1,
               target_outbound: int = 8, breakers: BreakerFactory | None = None,
               backoff: BackoffSchedule | None = None,
               ban_seconds: int = 3600) -> P2PProtocol:

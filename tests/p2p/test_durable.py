@@ -31,7 +31,7 @@ def raw() -> bytes:
 
 
 def _open(path: Path) -> HeaderChain:
-    return HeaderChain.open(REGTEST, path, now=NOW, fsync_policy=FsyncPolicy.manual())
+    return HeaderChain.open(REGTEST, path, fsync_policy=FsyncPolicy.manual())
 
 
 def _accept(chain: HeaderChain, durable: DurableHeaders, raw: bytes) -> int:

@@ -22,13 +22,13 @@ def _feed(chain: HeaderChain, raw: bytes, batch: int = 2000) -> None:
 
 def test_real_mainnet_sync_survives_reopen(data_dir: Path, tmp_path: Path) -> None:
     raw, meta = read_run(data_dir, "mainnet_000000-010236")
-    chain = HeaderChain.open(MAINNET, tmp_path, now=FAR_FUTURE, window=3000)
+    chain = HeaderChain.open(MAINNET, tmp_path, window=3000)
     _feed(chain, raw[HEADER_SIZE:])
     assert chain.tip_height == 10236
     assert chain.tip_hash.hex() == bytes.fromhex(meta["last_hash"])[::-1].hex()
     assert chain.tip_chainwork == 10237 * work_from_bits(0x1D00FFFF)
     chain.close()
-    again = HeaderChain.open(MAINNET, tmp_path, now=FAR_FUTURE, window=3000)
+    again = HeaderChain.open(MAINNET, tmp_path, window=3000)
     assert (again.tip_height, again.tip_hash) == (10236, chain.tip_hash)
     assert again.tip_chainwork == chain.tip_chainwork
     # Lookups below the in-memory window come from disk.
@@ -44,17 +44,17 @@ def test_real_mainnet_sync_survives_reopen(data_dir: Path, tmp_path: Path) -> No
 def test_real_anchor_run(data_dir: Path, tmp_path: Path) -> None:
     raw, _ = read_run(data_dir, "mainnet_822528-830592")
     anchor = Anchor(BlockHeader.parse(raw[:HEADER_SIZE]), 822528, 0x624C5A3C876E3E6FFFD9C800)
-    chain = HeaderChain.open(MAINNET, tmp_path, anchor=anchor, now=FAR_FUTURE)
+    chain = HeaderChain.open(MAINNET, tmp_path, anchor=anchor)
     _feed(chain, raw[HEADER_SIZE:5000 * HEADER_SIZE])
     chain.close()
-    chain = HeaderChain.open(MAINNET, tmp_path, anchor=anchor, now=FAR_FUTURE)
+    chain = HeaderChain.open(MAINNET, tmp_path, anchor=anchor)
     _feed(chain, raw[5000 * HEADER_SIZE:])
     assert chain.tip_height == 830592
     chain.close()
 
 
 def test_reorg_is_written_through(tmp_path: Path) -> None:
-    chain = HeaderChain.open(REGTEST, tmp_path, now=FAR_FUTURE)
+    chain = HeaderChain.open(REGTEST, tmp_path)
     main = chain_of(REGTEST, REGTEST.genesis, 30, spacing=60, salt=1)
     chain.add(b"".join(h.serialize() for h in main), FAR_FUTURE)
     side = chain_of(REGTEST, main[19], 12, spacing=61, salt=2)
@@ -66,14 +66,14 @@ def test_reorg_is_written_through(tmp_path: Path) -> None:
     assert chain.store.hash_at(21) == side[0].hash
     assert chain.height_of(main[25].hash) is None  # reverted: no longer on the best chain
     chain.close()
-    again = HeaderChain.open(REGTEST, tmp_path, now=FAR_FUTURE)
+    again = HeaderChain.open(REGTEST, tmp_path)
     assert again.tip_hash == side[-1].hash
     assert again.store.height_of(main[25].hash) is None
     again.close()
 
 
 def test_invalid_headers_never_reach_the_store(tmp_path: Path) -> None:
-    chain = HeaderChain.open(REGTEST, tmp_path, now=FAR_FUTURE)
+    chain = HeaderChain.open(REGTEST, tmp_path)
     good = chain_of(REGTEST, REGTEST.genesis, 5, spacing=60, salt=3)
     bad = bytearray(b"".join(h.serialize() for h in good))
     bad[3 * HEADER_SIZE + 4] ^= 1  # break the link of the 4th header
@@ -86,9 +86,9 @@ def test_invalid_headers_never_reach_the_store(tmp_path: Path) -> None:
 
 
 def test_store_of_another_network_is_refused(tmp_path: Path) -> None:
-    HeaderChain.open(REGTEST, tmp_path, now=FAR_FUTURE).close()
+    HeaderChain.open(REGTEST, tmp_path).close()
     with pytest.raises(StoreError):
-        HeaderChain.open(MAINNET, tmp_path, now=FAR_FUTURE)
+        HeaderChain.open(MAINNET, tmp_path)
 
 
 def test_a_claimed_height_sizes_the_hash_table_once_and_is_capped(
@@ -97,7 +97,7 @@ def test_a_claimed_height_sizes_the_hash_table_once_and_is_capped(
     rebuild while the store is small, no doublings during the sync); a claim beyond
     RESERVE_AHEAD above the tip is cut to it."""
     raw, _ = read_run(data_dir, "mainnet_000000-010236")
-    chain = HeaderChain.open(MAINNET, tmp_path, now=FAR_FUTURE, window=3000)
+    chain = HeaderChain.open(MAINNET, tmp_path, window=3000)
     chain.deferred_writes = True
     table_file = tmp_path / "hashidx.dat"
     small = table_file.stat().st_size

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from aureond.chain.header import BlockHeader
 from aureond.p2p.actions import Disconnect
 from aureond.store.peers import PeerAddress
-from tests.p2p.sim import GENESIS, FakeChain, SimNetwork, SimPeer, make_node, mine_chain
+from tests.p2p.sim import GENESIS, SimChain, SimNetwork, SimPeer, make_node, mine_chain
 
 TRUNK = 120
 
@@ -38,7 +38,7 @@ def test_honest_peers_converge_on_the_most_work_chain(
               for i, (fork, length) in enumerate(specs)]
     peers = [SimPeer(PeerAddress(f"10.0.0.{i + 1}", 18444), c) for i, c in enumerate(chains)]
     best = max(len(c) for c in chains) - 1
-    chain = FakeChain()
+    chain = SimChain.create()
     node = make_node(chain, [p.address for p in peers], seed=seed, target_outbound=target)
     start = max(c[-1].time for c in chains) + 60
     net = SimNetwork(node, peers, start=start, seed=seed, jitter=jitter, tick=5.0)

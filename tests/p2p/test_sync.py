@@ -8,6 +8,7 @@ from functools import cache
 import pytest
 
 from aureond.chain.header import BlockHeader
+from aureond.clock import SeededRandom
 from aureond.p2p.actions import (
     Action,
     Disconnect,
@@ -23,7 +24,7 @@ from aureond.p2p.sync import HEADERS_TIMEOUT, NEAR_TIP_AGE, SyncManager
 from aureond.store.peers import PeerAddress
 from aureond.wire import GetHeaders, Headers, Inv, InvType, InvVector
 from tests.chain.helpers import mine_bad_pow
-from tests.p2p.sim import GENESIS, PARAMS, FakeChain, mine_chain
+from tests.p2p.sim import GENESIS, PARAMS, SimChain, mine_chain
 
 P1 = PeerId(1, PeerAddress("10.0.0.1", 18444))
 P2 = PeerId(2, PeerAddress("10.0.0.2", 18444))
@@ -48,7 +49,7 @@ def states(actions: list[Action]) -> list[SyncState]:
 
 
 def test_initial_sync_asks_one_peer_at_a_time() -> None:
-    sm = SyncManager(FakeChain())
+    sm = SyncManager(SimChain.create(), SeededRandom(0))
     assert sm.status(NOW).state is SyncState.CONNECTING
     out = sm.add_peer(P1, 100, NOW)
     out += sm.add_peer(P2, 2500, NOW)
@@ -63,8 +64,8 @@ def test_initial_sync_asks_one_peer_at_a_time() -> None:
 
 
 def test_full_batch_continues_from_its_last_header_then_short_batch_finishes() -> None:
-    chain = FakeChain()
-    sm = SyncManager(chain)
+    chain = SimChain.create()
+    sm = SyncManager(chain, SeededRandom(0))
     sm.add_peer(P1, 2500, NOW)
     headers = chain_2500()
     out = sm.on_headers(P1, Headers(headers[:2000]), NOW)
@@ -81,8 +82,8 @@ def test_full_batch_continues_from_its_last_header_then_short_batch_finishes() -
 
 
 def test_empty_headers_lower_an_overclaiming_peer_and_fail_over() -> None:
-    chain = FakeChain()
-    sm = SyncManager(chain)
+    chain = SimChain.create()
+    sm = SyncManager(chain, SeededRandom(0))
     sm.add_peer(P1, 9999, NOW)  # claims far more than it has
     sm.add_peer(P2, 300, NOW)
     out = sm.on_headers(P1, Headers(()), NOW)
@@ -92,7 +93,7 @@ def test_empty_headers_lower_an_overclaiming_peer_and_fail_over() -> None:
 
 
 def test_sync_peer_that_times_out_is_stalled_and_replaced() -> None:
-    sm = SyncManager(FakeChain())
+    sm = SyncManager(SimChain.create(), SeededRandom(0))
     sm.add_peer(P1, 500, NOW)
     sm.add_peer(P2, 400, NOW)
     assert sm.tick(NOW + HEADERS_TIMEOUT - 0.01) == []
@@ -103,7 +104,7 @@ def test_sync_peer_that_times_out_is_stalled_and_replaced() -> None:
 
 
 def test_invalid_headers_ban_and_name_the_rule() -> None:
-    sm = SyncManager(FakeChain(), ban_seconds=77)
+    sm = SyncManager(SimChain.create(), SeededRandom(0), ban_seconds=77)
     sm.add_peer(P1, 10, NOW)
     good = mine_chain(GENESIS, 3, salt=2)
     bad = mine_bad_pow(good[-1].hash, good[-1].time + 600, good[-1].bits)
@@ -115,8 +116,8 @@ def test_invalid_headers_ban_and_name_the_rule() -> None:
 
 @pytest.mark.parametrize(("known", "asks"), [(True, False), (False, True)])
 def test_inv_of_a_block_asks_for_headers_only_when_unknown(known: bool, asks: bool) -> None:
-    chain = FakeChain()
-    sm = SyncManager(chain)
+    chain = SimChain.create()
+    sm = SyncManager(chain, SeededRandom(0))
     sm.add_peer(P1, 0, NOW)
     sm.on_headers(P1, Headers(()), NOW)  # answers the initial request
     block = GENESIS.hash if known else b"\x99" * 32
@@ -128,8 +129,8 @@ def test_inv_of_a_block_asks_for_headers_only_when_unknown(known: bool, asks: bo
 
 
 def test_near_the_tip_every_new_peer_is_asked() -> None:
-    chain = FakeChain()
-    sm = SyncManager(chain)
+    chain = SimChain.create()
+    sm = SyncManager(chain, SeededRandom(0))
     sm.add_peer(P1, 2500, NOW)
     sm.on_headers(P1, Headers(chain_2500()[:2000]), NOW)
     sm.on_headers(P1, Headers(chain_2500()[2000:]), NOW)
@@ -140,18 +141,21 @@ def test_near_the_tip_every_new_peer_is_asked() -> None:
 
 def test_chain_below_minimum_work_drops_the_peer_without_a_ban() -> None:
     params = dataclasses.replace(PARAMS, minimum_chain_work=1 << 200)
-    chain = FakeChain(params)
-    sm = SyncManager(chain)
+    chain = SimChain.create(params)
+    sm = SyncManager(chain, SeededRandom(0))
     sm.add_peer(P1, 100, NOW)
     out = sm.on_headers(P1, Headers(chain_2500()[:100]), NOW)
     assert Disconnect(P1, "low-work-chain") in out
     assert sm.status(NOW).state is SyncState.CONNECTING
+    # The low-work headers were validated and forgotten: nothing reached the store.
+    assert (chain.tip_height, chain.store.tip_height) == (0, 0)
     sm.add_peer(P2, 100, NOW)
-    assert sm.status(NOW).state is SyncState.STALLED  # caught up with it, still low work
+    assert sm.status(NOW).state is SyncState.INITIAL_SYNC  # the next peer is asked
+    assert sm.sync_peer == P2
 
 
 def test_removing_the_sync_peer_moves_sync_on() -> None:
-    sm = SyncManager(FakeChain())
+    sm = SyncManager(SimChain.create(), SeededRandom(0))
     sm.add_peer(P1, 500, NOW)
     sm.add_peer(P2, 400, NOW)
     out = sm.remove_peer(P1, NOW)
@@ -160,8 +164,8 @@ def test_removing_the_sync_peer_moves_sync_on() -> None:
 
 
 def test_a_peer_s_claimed_height_is_passed_on_as_a_hint() -> None:
-    chain = FakeChain()
-    sm = SyncManager(chain)
+    chain = SimChain.create()
+    sm = SyncManager(chain, SeededRandom(0))
     sm.add_peer(P1, 2500, NOW)
     sm.add_peer(P2, -5, NOW)  # nonsense is clamped, not passed on as is
     assert chain.expected_heights == [2500, 0]

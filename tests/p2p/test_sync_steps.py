@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from aureond.clock import SeededRandom
 from aureond.p2p.actions import (
     Action,
     Continue,
@@ -16,7 +17,7 @@ from aureond.p2p.actions import (
 from aureond.p2p.sync import SyncManager
 from aureond.wire import Headers
 from tests.chain.helpers import mine_bad_pow
-from tests.p2p.sim import FakeChain
+from tests.p2p.sim import SimChain
 from tests.p2p.test_sync import NOW, P1, P2, chain_2500, getheaders_to, states
 
 
@@ -37,8 +38,8 @@ def _without_steps(actions: list[Action]) -> list[Action]:
 
 def test_stepped_sync_ends_exactly_like_the_whole_message() -> None:
     headers = chain_2500()
-    whole_chain, stepped_chain = FakeChain(), FakeChain()
-    whole, stepped = SyncManager(whole_chain), SyncManager(stepped_chain, headers_per_step=300)
+    whole_chain, stepped_chain = SimChain.create(), SimChain.create()
+    whole, stepped = SyncManager(whole_chain, SeededRandom(0)), SyncManager(stepped_chain, SeededRandom(0), headers_per_step=300)
     for sm in (whole, stepped):
         sm.add_peer(P1, 2500, NOW)
     a = whole.on_headers(P1, Headers(headers[:2000]), NOW)
@@ -62,8 +63,8 @@ def test_an_invalid_header_in_a_later_step_bans_and_keeps_the_valid_steps() -> N
     headers = list(chain_2500()[:1000])
     bad = mine_bad_pow(headers[699].hash, headers[699].time + 1, headers[699].bits)
     message = Headers((*headers[:700], bad))
-    chain = FakeChain()
-    sm = SyncManager(chain, headers_per_step=300)
+    chain = SimChain.create()
+    sm = SyncManager(chain, SeededRandom(0), headers_per_step=300)
     sm.add_peer(P1, 2500, NOW)
     sm.add_peer(P2, 2500, NOW)
     out, steps = _drive(sm, sm.on_headers(P1, message, NOW), NOW)
@@ -78,7 +79,7 @@ def test_an_invalid_header_in_a_later_step_bans_and_keeps_the_valid_steps() -> N
 
 
 def test_a_peer_removed_between_steps_leaves_nothing_to_resume() -> None:
-    sm = SyncManager(FakeChain(), headers_per_step=500)
+    sm = SyncManager(SimChain.create(), SeededRandom(0), headers_per_step=500)
     sm.add_peer(P1, 2500, NOW)
     out = sm.on_headers(P1, Headers(chain_2500()[:2000]), NOW)
     assert out[-1] == Continue(P1)
@@ -88,4 +89,4 @@ def test_a_peer_removed_between_steps_leaves_nothing_to_resume() -> None:
 
 def test_headers_per_step_must_be_positive() -> None:
     with pytest.raises(ValueError, match="headers_per_step"):
-        SyncManager(FakeChain(), headers_per_step=0)
+        SyncManager(SimChain.create(), SeededRandom(0), headers_per_step=0)

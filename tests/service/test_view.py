@@ -47,7 +47,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
     headers = extend(REGTEST.genesis, TIP)
     # Wall time one minute after the tip: a fresh tip, as on a live chain.
     clock = FakeClock(start=STARTED, wall_offset=headers[-1].time + 60 - STARTED)
-    chain = HeaderChain.open(REGTEST, tmp_path / "headers", now=int(clock.wall()))
+    chain = HeaderChain.open(REGTEST, tmp_path / "headers")
     chain.add(b"".join(h.serialize() for h in headers), int(clock.wall()))
     peerbook = PeerBook.open(tmp_path / "peers.json", clock=clock)
 

@@ -14,7 +14,7 @@ from aureond.p2p.events import MessageReceived, PeerId
 from aureond.state.blockfetch import MAX_STALLS, BlockFetcher
 from aureond.store.peers import PeerAddress
 from aureond.wire import GetData, InvType, InvVector, NotFound, Unknown, Verack, Version
-from tests.p2p.sim import FakeChain, make_node
+from tests.p2p.sim import SimChain, make_node
 from tests.p2p.test_node import A, connected
 
 P1 = PeerId(1, PeerAddress("192.0.2.1", 8333))
@@ -152,7 +152,7 @@ def test_reorg_cancels_and_a_lost_peer_hands_over(
 
 def test_the_p2p_core_routes_blocks_to_the_hook(
         blocks: list[tuple[int, BlockHeader, bytes]]) -> None:
-    node = make_node(FakeChain(), [A], target_outbound=1)
+    node = make_node(SimChain.create(), [A], target_outbound=1)
     fetcher = BlockFetcher(ban_seconds=60)
     node.blocks = fetcher
     peer, ours = connected(node)
