@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from aureond.caching import LRUCache
 from aureond.chain.context import MTP_WINDOW, ChainContext, anchor_context
@@ -97,7 +98,7 @@ class HeaderChain:
     def open(cls, params: NetworkParams, directory: Path | str, *,
              anchor: Anchor | None = None, fsync_policy: FsyncPolicy | None = None,
              clock: Clock | None = None,
-             window: int = DEFAULT_TREE_WINDOW) -> HeaderChain:
+             window: int = DEFAULT_TREE_WINDOW) -> Self:
         """Open the store in ``directory`` (healing a torn tail, finishing an interrupted
         deep reorg) and rebuild the tree."""
         if anchor is None:

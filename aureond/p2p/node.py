@@ -31,7 +31,7 @@ from aureond.p2p.events import (
     Tick,
 )
 from aureond.p2p.handshake import Handshake, HandshakeConfig
-from aureond.p2p.interfaces import ChainView
+from aureond.p2p.interfaces import ForkChain
 from aureond.p2p.manager import ConnState, PeerManager
 from aureond.p2p.ping import PingManager
 from aureond.p2p.sync import DEFAULT_BAN_SECONDS, SyncManager, SyncStatus
@@ -75,7 +75,7 @@ class BlockSink(Protocol):
 class P2PProtocol:
     """Sans-I/O P2P core: ``handle(event) -> list[Action]``; see ``aureond.p2p``."""
 
-    def __init__(self, chain: ChainView, manager: PeerManager, rng: RandomSource, *,
+    def __init__(self, chain: ForkChain, manager: PeerManager, rng: RandomSource, *,
                  handshake: HandshakeConfig | None = None,
                  ban_seconds: int = DEFAULT_BAN_SECONDS,
                  blocks: BlockSink | None = None,
