@@ -17,6 +17,10 @@ key                               rule
                                   windowed error rate
 ``event_loop:lag``                pass below ``warn_at`` (0.1 s) recent max lag, warn from it,
                                   fail from ``fail_at`` (1 s)
+``clock:offset``                  pass until a peer's time is known and while the median
+                                  offset of peers' clocks from ours is within ``warn_at``
+                                  (600 s, Core's threshold); warn beyond it, naming the
+                                  offset; never fail (a wrong clock stops nothing)
 ================================  ==========================================================
 """
 
@@ -31,7 +35,9 @@ __all__ = [
     "DEFAULT_LAG_FAIL_AT",
     "DEFAULT_LAG_WARN_AT",
     "DEFAULT_STALE_AFTER",
+    "DEFAULT_CLOCK_WARN_AT",
     "error_rate_provider",
+    "evaluate_clock",
     "evaluate_error_rate",
     "evaluate_loop_lag",
     "evaluate_peers",
@@ -43,6 +49,22 @@ __all__ = [
 DEFAULT_STALE_AFTER = 2 * 60 * 60.0  # a tip older than 2 h is suspect on any PoW chain
 DEFAULT_LAG_WARN_AT = 0.1
 DEFAULT_LAG_FAIL_AT = 1.0
+DEFAULT_CLOCK_WARN_AT = 600.0
+
+
+def evaluate_clock(offset: float | None, peers: int, *,
+                   warn_at: float = DEFAULT_CLOCK_WARN_AT) -> ComponentCheck:
+    """Our clock against our peers': ``offset`` is their median time minus ours."""
+    if offset is None:
+        return ComponentCheck(HealthStatus.HEALTHY, None, "s")
+    value = round(offset, 3)
+    if abs(offset) > warn_at:
+        way = "behind" if offset > 0 else "ahead of"
+        return ComponentCheck(HealthStatus.DEGRADED, value, "s",
+                              f"this machine's clock is {abs(offset):.0f} s {way} the median "
+                              f"of {peers} peer(s); check NTP (headers more than 2 h ahead "
+                              "of our clock are not accepted until it catches up)")
+    return ComponentCheck(HealthStatus.HEALTHY, value, "s")
 
 
 def evaluate_sync(tip_height: int, best_peer_height: int | None, tip_age_seconds: float, *,

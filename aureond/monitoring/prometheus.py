@@ -119,6 +119,9 @@ class NodeMetrics:
                                    "Height of the best header chain tip.", registry=r)
         self.best_peer_height = Gauge("aureond_best_peer_height",
                                       "Best height announced by a connected peer.", registry=r)
+        self.clock_offset = Gauge("aureond_clock_offset_seconds",
+                                  "Median of peers' version timestamps minus our clock.",
+                                  registry=r)
         self.tip_timestamp = Gauge("aureond_tip_timestamp_seconds",
                                    "Header timestamp of the tip (Unix seconds).",
                                    unit="seconds", registry=r)

@@ -91,6 +91,8 @@ class HandshakeCompleted:
     services: int
     user_agent: str
     start_height: int
+    clock_offset: float = 0.0
+    """Its ``version`` timestamp minus our clock when the version arrived, seconds."""
 
 
 @dataclass(frozen=True, slots=True)

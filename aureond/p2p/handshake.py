@@ -98,7 +98,7 @@ class Handshake:
     """The handshake of one connection; feed it messages until ``established``."""
 
     __slots__ = ("_config", "_is_own_nonce", "_nonce", "_start_height", "_started",
-                 "inbound", "peer", "state", "their_version")
+                 "_their_offset", "inbound", "peer", "state", "their_version")
 
     def __init__(self, peer: PeerId, config: HandshakeConfig, nonce: int, *,
                  inbound: bool, is_own_nonce: Callable[[int], bool]) -> None:
@@ -106,6 +106,7 @@ class Handshake:
         self.inbound = inbound
         self.state = HandshakeState.AWAIT_CONNECT
         self.their_version: Version | None = None
+        self._their_offset = 0.0
         self._config = config
         self._nonce = nonce
         self._is_own_nonce = is_own_nonce
@@ -163,6 +164,7 @@ class Handshake:
         if v.services & c.required_services != c.required_services:
             return self._fail("missing-services")
         self.their_version = v
+        self._their_offset = v.timestamp - now
         out: list[Action] = []
         if self.state is HandshakeState.AWAIT_VERSION:
             out.append(Send(self.peer, self._our_version(now)))
@@ -180,7 +182,8 @@ class Handshake:
             return self._fail("verack-before-version")
         self.state = HandshakeState.ESTABLISHED
         out: list[Action] = [HandshakeCompleted(self.peer, v.version, v.services,
-                                                v.user_agent, max(0, v.start_height))]
+                                                v.user_agent, max(0, v.start_height),
+                                                self._their_offset)]
         if v.version >= SENDHEADERS_VERSION:
             out.append(Send(self.peer, SendHeaders()))
         return out

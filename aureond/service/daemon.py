@@ -40,6 +40,7 @@ from aureond.errors import ConfigError, StoreError
 from aureond.heap import freeze_heap
 from aureond.monitoring.checks import (
     error_rate_provider,
+    evaluate_clock,
     evaluate_peers,
     evaluate_store,
     evaluate_sync,
@@ -234,6 +235,9 @@ class Daemon:
         dashboard.register("store", "writable", lambda: evaluate_store(durable.healthy))
         dashboard.register("errors", "rate", error_rate_provider(errors))
         dashboard.register("event_loop", "lag", loop_lag_provider(lag))
+        offsets = observer.time_offsets
+        dashboard.register("clock", "offset",
+                           lambda: evaluate_clock(offsets.median(), len(offsets)))
 
         host, port = parse_hostport(settings.http.listen)
         # systemd's LoadCredential= puts the token under $CREDENTIALS_DIRECTORY.

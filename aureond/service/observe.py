@@ -33,6 +33,7 @@ from aureond.p2p.actions import (
 from aureond.p2p.durable import DurableHeaders
 from aureond.p2p.events import ConnectFailed, Event, PeerDisconnected
 from aureond.p2p.node import P2PProtocol
+from aureond.p2p.timeoffsets import TimeOffsets
 from aureond.store.peers import PeerBook
 
 __all__ = ["NodeObserver", "ObservedCore"]
@@ -61,6 +62,7 @@ class NodeObserver:
         self._on_tip = on_tip
         self._last_progress = -1e18
         self.connected_at: dict[int, float] = {}
+        self.time_offsets = TimeOffsets()
 
     def __call__(self, note: Notification) -> None:
         match note:
@@ -104,13 +106,18 @@ class NodeObserver:
                 self._errors.record_success()
             case SyncStateChanged(state=state, progress=progress):
                 log.info("sync.state", state=state.value, progress=round(progress, 4))
-            case HandshakeCompleted(peer=peer, user_agent=agent, start_height=height):
+            case HandshakeCompleted(peer=peer, user_agent=agent, start_height=height,
+                                    clock_offset=offset):
+                self.time_offsets.add(str(peer.address), offset)
+                median = self.time_offsets.median()
+                if median is not None:
+                    self._metrics.clock_offset.set(median)
                 self._peerbook.succeeded(peer.address)
                 self.connected_at[peer.slot] = self._clock.wall()
                 self._metrics.on_best_peer_height(self._protocol.sync.best_peer_height)
                 self._errors.record_success()
                 log.info("p2p.connected", peer=str(peer), user_agent=agent,
-                         start_height=height)
+                         start_height=height, clock_offset=round(offset, 1))
 
 
 class ObservedCore:

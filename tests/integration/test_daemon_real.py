@@ -245,7 +245,7 @@ def test_metrics_parse_and_match_the_node(synced_daemon: DaemonProcess,
     # trail /health by up to a second.
     wait_for(lambda: set(health_gauges().values()) == {0.0}, 10,
              "every aureond_health_status gauge to be 0 (pass)")
-    assert set(health_gauges()) == {"errors", "event_loop", "peers", "store", "sync"}
+    assert set(health_gauges()) == {"clock", "errors", "event_loop", "peers", "store", "sync"}
 
 
 def test_metrics_pass_promtool(synced_daemon: DaemonProcess, promtool: str) -> None:
@@ -285,8 +285,10 @@ def test_synced_node_with_a_peer_is_pass_and_ready(synced_daemon: DaemonProcess)
     status, body = seen[-1]
     assert (status, body["status"]) == (200, "pass")
     assert {key: entries[0]["status"] for key, entries in body["checks"].items()} == {
-        "errors:rate": "pass", "event_loop:lag": "pass", "peers:connections": "pass",
-        "store:writable": "pass", "sync:blocksBehind": "pass"}
+        "clock:offset": "pass", "errors:rate": "pass", "event_loop:lag": "pass",
+        "peers:connections": "pass", "store:writable": "pass", "sync:blocksBehind": "pass"}
+    # The node and aureond share this machine's clock: the offset is the round trip.
+    assert abs(body["checks"]["clock:offset"][0]["observedValue"]) < 5
     assert synced_daemon.get("/health/ready") == (
         200, {"status": "ready", "state": "synced", "progress": 1.0, "ready": True,
               "reasons": []})
@@ -300,8 +302,8 @@ def test_status_command_reports_the_running_daemon(synced_daemon: DaemonProcess,
     assert f"tip:              {height} {chain_node.rpc.getbestblockhash()}" in text.stdout
     assert f"best peer height: {height}" in text.stdout
     assert "sync:             synced, 100.00%" in text.stdout
-    for key in ("errors:rate", "event_loop:lag", "peers:connections", "store:writable",
-                "sync:blocksBehind"):
+    for key in ("clock:offset", "errors:rate", "event_loop:lag", "peers:connections",
+                "store:writable", "sync:blocksBehind"):
         assert key in text.stdout
 
     as_json = _status_until(synced_daemon.url, 0, "--json")

@@ -147,6 +147,7 @@ class SimPeer:
     accepts: bool = True
     chatter: bool = True  # protoconf, authch, sendcmpct, sendheaders, feefilter
     garbage_after_verack: bytes | None = None
+    clock_offset: int = 0  # its clock minus ours, as its version timestamp shows
     serve: Callable[[SimPeer, tuple[bytes, ...]], list[BlockHeader]] | None = None
     received: list[Message] = field(default_factory=list)
     wants_headers: bool = False
@@ -170,7 +171,8 @@ class SimPeer:
         if isinstance(msg, Version):
             height = self.height() if self.start_height is None else self.start_height
             me = NetAddress.from_host("127.0.0.1", 18444)
-            return [Version(self.version, self.services, msg.timestamp, me, me,
+            return [Version(self.version, self.services, msg.timestamp + self.clock_offset,
+                            me, me,
                             0x5EED_0000 + self.address.port, "/Sim:1.0/",
                             height, True, b"\x00"),
                     Verack()]
