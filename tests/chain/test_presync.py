@@ -81,8 +81,7 @@ def test_a_different_chain_on_the_redownload_is_caught() -> None:
         p.feed(_raw(shown[2000:]), NOW)
         # 30 commitment bits each: a miss would be a 2**-30 event.
         with pytest.raises(PresyncMismatchError) as err:
-            p.feed(_raw(served[:2000]), NOW)
-            p.feed(_raw(served[2000:]), NOW)
+            p.feed(_raw(served[:2000]) + _raw(served[2000:]), NOW)
         assert err.value.reason == "presync-mismatch"
 
 
