@@ -121,6 +121,11 @@ class HeadersPresync:
         return self._ctx.chainwork
 
     @property
+    def next_parent(self) -> bytes:
+        """The hash the next run must build on."""
+        return self._ctx.hash if self.phase is Phase.PRESYNC else self._redo.hash
+
+    @property
     def redownload_height(self) -> int:
         return self._redo.height
 

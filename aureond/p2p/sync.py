@@ -337,6 +337,12 @@ class SyncManager:
             if started is not None:
                 p.fork, chunk = started
         if p.fork is not None:
+            if part.done == 0 and chunk[4:36] != p.fork.presync.next_parent:
+                # Not the continuation the presync waits for (an announcement, or a
+                # late answer): ask again if it was the answer, else let it pass.
+                if not part.answered:
+                    return []
+                return self._unconnecting(p, now, [p.fork.ask_from])
             return self._step_fork(p, p.fork, part, chunk, end, now)
         out: list[Action] = []
         try:
@@ -475,14 +481,15 @@ class SyncManager:
             out += self._maybe_start_sync(now)
         return out + self._state_actions()
 
-    def _unconnecting(self, p: _PeerSync, now: float) -> list[Action]:
+    def _unconnecting(self, p: _PeerSync, now: float,
+                      locator: list[bytes] | None = None) -> list[Action]:
         p.unconnecting += 1
         if p.unconnecting > MAX_UNCONNECTING:
             return self._drop(p, "unconnecting-headers", now)
         last = p.last_unconnecting_request
         if p.request_at is None and (last is None or now - last >= UNCONNECTING_INTERVAL):
             p.last_unconnecting_request = now
-            return [self._request(p, now, self._chain.locator())]
+            return [self._request(p, now, locator or self._chain.locator())]
         return []
 
     def _reject(self, p: _PeerSync, reason: str, height: int | None,

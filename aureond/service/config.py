@@ -108,6 +108,10 @@ class P2PConfig(_Section):
 class StoreConfig(_Section):
     fsync_every_headers: int = Field(default=2000, ge=1)
     fsync_every_seconds: float = Field(default=5.0, gt=0)
+    memory_window: int = Field(default=8192, ge=2027, le=1_000_000)
+    """Heights of the best chain held in memory below the tip (at least one retarget
+    period and a median-time-past window); forks below it are proven first, then
+    followed from disk."""
 
 
 class StateConfig(_Section):

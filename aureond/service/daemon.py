@@ -123,7 +123,13 @@ class Daemon:
             raise StoreError(f"cannot create the data directory {data_dir}: {exc}") from exc
         # fsync is driven by DurableHeaders (a batch processor), not by the store.
         chain = HeaderChain.open(self.params, data_dir / "headers", anchor=self._anchor(),
-                                 fsync_policy=FsyncPolicy.manual(), clock=self.clock)
+                                 fsync_policy=FsyncPolicy.manual(), clock=self.clock,
+                                 window=self.settings.store.memory_window)
+        if chain.recovery.redone or chain.recovery.removed:
+            log.warning("store.reorg_recovered", redone=chain.recovery.redone,
+                        fork_height=chain.recovery.fork_height,
+                        headers=chain.recovery.count,
+                        side_files_removed=chain.recovery.removed)
         report = chain.store.heal_report
         if report.healed:
             log.warning("store.healed", **_plain(report))
