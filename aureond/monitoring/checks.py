@@ -60,8 +60,10 @@ def evaluate_clock(offset: float | None, peers: int, *,
     value = round(offset, 3)
     if abs(offset) > warn_at:
         way = "behind" if offset > 0 else "ahead of"
+        size = (f"{abs(offset) / 3600:.1f} h" if abs(offset) >= 3600
+                else f"{abs(offset) / 60:.0f} min")
         return ComponentCheck(HealthStatus.DEGRADED, value, "s",
-                              f"this machine's clock is {abs(offset):.0f} s {way} the median "
+                              f"this machine's clock is {size} {way} the median "
                               f"of {peers} peer(s); check NTP (headers more than 2 h ahead "
                               "of our clock are not accepted until it catches up)")
     return ComponentCheck(HealthStatus.HEALTHY, value, "s")

@@ -109,10 +109,11 @@ class FakePeer:
     """One loopback peer server; see the module docstring."""
 
     def __init__(self, params: NetworkParams, chain: ServedChain, behaviour: Behaviour,
-                 *, nonce: int) -> None:
+                 *, nonce: int, clock_offset: int = 0) -> None:
         self.params = params
         self.chain = chain
         self.behaviour = behaviour
+        self.clock_offset = clock_offset
         self.faults = 0
         self.connections = 0
         self._nonce = nonce
@@ -189,7 +190,7 @@ class FakePeer:
 
     def _on_message(self, message: Message, writer: asyncio.StreamWriter) -> None:
         if isinstance(message, Version):
-            writer.write(self._encode(self._version()))
+            writer.write(self._encode(self._version(message.timestamp)))
             writer.write(self._encode(Verack()))
         elif isinstance(message, Verack):
             self._after_handshake(writer)
@@ -198,10 +199,14 @@ class FakePeer:
         elif isinstance(message, GetHeaders):
             self._on_getheaders(message, writer)
 
-    def _version(self) -> Version:
+    def _version(self, their_time: int) -> Version:
+        """Our version: the node's own timestamp sent back, so its clock agrees with
+        ours (plus ``clock_offset``)."""
+        their_time += self.clock_offset
         return Version(version=PEER_PROTOCOL_VERSION,
                        services=ServiceFlags.NODE_NETWORK | ServiceFlags.NODE_WITNESS,
-                       timestamp=0, receiver=_ZERO_ADDRESS, sender=_ZERO_ADDRESS,
+                       timestamp=their_time, receiver=_ZERO_ADDRESS,
+                       sender=_ZERO_ADDRESS,
                        nonce=self._nonce, user_agent=f"/stress-peer:{self.behaviour}/",
                        start_height=self.chain.tip_height, relay=False)
 
