@@ -74,6 +74,7 @@ from aureond.p2p.actions import (
 from aureond.p2p.deepfork import ForkRoutes, PeerFork
 from aureond.p2p.events import PeerId
 from aureond.p2p.interfaces import ForkChain
+from aureond.p2p.wasters import MAX_USELESS, Wasters
 from aureond.wire import MAX_HEADERS_RESULTS, MAX_LOCATOR_SIZE, GetHeaders, Headers, Inv
 from aureond.wire import InvType as _InvType
 
@@ -86,6 +87,7 @@ __all__ = [
     "NEAR_TIP_AGE",
     "STALE_CHECK_INTERVAL",
     "STALE_TIP_FACTOR",
+    "SYNC_PROGRESS_TIMEOUT",
     "UNCONNECTING_INTERVAL",
     "SyncManager",
     "SyncStatus",
@@ -106,6 +108,8 @@ STALE_TIP_FACTOR = 3
 STALE_CHECK_INTERVAL = 10 * 60.0
 #: A tip younger than this counts as near the network's: new peers are asked at once.
 NEAR_TIP_AGE = 24 * 60 * 60.0
+#: Seconds the sync peer has to give us a header we did not have before it is replaced.
+SYNC_PROGRESS_TIMEOUT = 120.0
 #: Seconds before a peer whose headers were too far in the future is asked again.
 FUTURE_RETRY = 60.0
 #: Ban time for invalid headers, unless configured otherwise.
@@ -143,6 +147,8 @@ class _PeerSync:
     partial: _Partial | None = None
     fork: PeerFork | None = None
     retry_at: float | None = None  # ask again then (headers were too new)
+    useless: int = 0  # full batches in a row that brought nothing new
+    last_progress: float = 0.0  # when it last gave us a header we did not have
 
 
 @dataclass(slots=True)
@@ -152,6 +158,7 @@ class _Partial:
     raw: bytes
     done: int  # bytes of ``raw`` already added
     answered: bool
+    new: int = 0  # headers of it that were new to us
 
 
 class SyncManager:
@@ -164,6 +171,7 @@ class SyncManager:
             raise ValueError("headers_per_step must be at least 1")
         self._chain = chain
         self._forks = ForkRoutes(chain, rng)
+        self._wasters = Wasters()
         self._ban_seconds = ban_seconds
         self._step_bytes = (None if headers_per_step is None
                             else headers_per_step * HEADER_SIZE)
@@ -241,7 +249,10 @@ class SyncManager:
 
     def add_peer(self, peer: PeerId, start_height: int, now: float) -> list[Action]:
         """``peer`` completed the handshake announcing ``start_height``."""
-        p = _PeerSync(peer, max(0, start_height))
+        claim = max(0, start_height)
+        if not self._wasters.believable(peer.address, claim):
+            claim = min(claim, self._chain.tip_height)  # it claimed that before, in vain
+        p = _PeerSync(peer, claim, last_progress=now)
         self._peers[peer] = p
         self._chain.expect_height(p.height)
         if self._last_tip_change is None:
@@ -280,6 +291,7 @@ class SyncManager:
             return []
         best = max(candidates, key=lambda p: (p.height, -p.peer.slot))
         self._sync_peer = best.peer
+        best.last_progress = now
         if best.request_at is not None:
             return []  # its answer to an earlier request will drive the sync
         locator = [best.fork.ask_from] if best.fork is not None else self._chain.locator()
@@ -310,6 +322,8 @@ class SyncManager:
             p.exhausted = False  # an announcement: the peer has something new
         raw = message.raw
         if not raw:
+            if answered and p.height > self._chain.tip_height:
+                self._wasters.claim_failed(peer.address, p.height)
             p.height = min(p.height, self._chain.tip_height)
             return out + self._peer_done(p, answered, now)
         p.partial = _Partial(raw, 0, answered)
@@ -348,6 +362,8 @@ class SyncManager:
         try:
             result = self._chain.add(chunk, int(now))
         except UnconnectedHeadersError:
+            if part.answered and part.done == 0:
+                return self._answer_unconnecting(p, now)
             return self._unconnecting(p, now)
         except HeaderRejectedError as exc:
             if exc.reason == "time-too-new":
@@ -356,6 +372,7 @@ class SyncManager:
         except EncodingError:
             return self._reject(p, "encoding", None, now)
         p.unconnecting = 0
+        part.new += len(result.connected if isinstance(result, TipChanged) else result.added)
         out += self._apply(p, result, now)
         if p.peer not in self._peers:
             return out
@@ -373,6 +390,15 @@ class SyncManager:
         out: list[Action] = []
         last = dsha256(raw[-HEADER_SIZE:])
         full = len(raw) // HEADER_SIZE == MAX_HEADERS_RESULTS
+        if part.new:
+            p.useless, p.last_progress = 0, now
+        elif full:
+            # A whole batch of headers we already had: asking again would get the same.
+            p.useless += 1
+            if p.useless >= MAX_USELESS:
+                ban = self._wasters.useless_drop(p.peer.address)
+                return self._drop(p, "useless-headers", now, ban=ban)
+            return self._peer_done(p, part.answered, now)
         height = self._height_of(last, result)
         if height is not None:
             p.height = max(p.height, height) if full else height
@@ -418,6 +444,8 @@ class SyncManager:
             return self._reject(p, "encoding", None, now)
         out = []
         p.unconnecting = 0
+        p.useless, p.last_progress = 0, now
+        part.new += len(chunk) // HEADER_SIZE
         if step.change is not None:
             out += self._apply(p, step.change, now)
         raw = part.raw
@@ -481,11 +509,29 @@ class SyncManager:
             out += self._maybe_start_sync(now)
         return out + self._state_actions()
 
-    def _unconnecting(self, p: _PeerSync, now: float,
-                      locator: list[bytes] | None = None) -> list[Action]:
+    def _answer_unconnecting(self, p: _PeerSync, now: float) -> list[Action]:
+        """Our ``getheaders`` (whose locator ends at the anchor every chain of ours
+        shares) was answered with headers that do not connect: the peer cannot serve
+        us. It loses the sync slot at once and its claim is forgotten; the next peer
+        is asked."""
+        tip = self._chain.tip_height
+        if p.height > tip:
+            self._wasters.claim_failed(p.peer.address, p.height)
+            p.height = tip
+        p.exhausted = True
+        out = self._unconnecting(p, now, request=False)
+        if p.peer in self._peers and self._sync_peer == p.peer:
+            self._sync_peer = None
+            out += self._maybe_start_sync(now)
+        return out + self._state_actions()
+
+    def _unconnecting(self, p: _PeerSync, now: float, locator: list[bytes] | None = None,
+                      *, request: bool = True) -> list[Action]:
         p.unconnecting += 1
         if p.unconnecting > MAX_UNCONNECTING:
             return self._drop(p, "unconnecting-headers", now)
+        if not request:
+            return []
         last = p.last_unconnecting_request
         if p.request_at is None and (last is None or now - last >= UNCONNECTING_INTERVAL):
             p.last_unconnecting_request = now
@@ -518,7 +564,18 @@ class SyncManager:
         for p in list(self._peers.values()):
             if p.request_at is not None and now - p.request_at >= HEADERS_TIMEOUT:
                 out.append(Stalled(p.peer, "getheaders"))
+                if p.height > self._chain.tip_height:
+                    self._wasters.claim_failed(p.peer.address, p.height)
                 out += self._drop(p, "headers-timeout", now)
+            elif (p.peer == self._sync_peer
+                  and now - p.last_progress >= SYNC_PROGRESS_TIMEOUT):
+                # It answers, but nothing it sends takes us toward its claim.
+                self._wasters.claim_failed(p.peer.address, p.height)
+                p.height = min(p.height, self._chain.tip_height)
+                p.exhausted = True
+                p.last_progress = now
+                self._sync_peer = None
+                out.append(Stalled(p.peer, "sync-progress"))
             elif p.retry_at is not None and now >= p.retry_at and p.request_at is None:
                 p.retry_at = None
                 locator = [p.fork.ask_from] if p.fork is not None else self._chain.locator()
