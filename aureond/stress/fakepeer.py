@@ -9,7 +9,13 @@ instead, once per connection, is its :class:`Behaviour`:
 * ``BAD_POW``: announces an unknown block with ``inv``; the node's ``getheaders`` is
   answered with one header that links to the node's tip but misses the target;
 * ``GARBAGE``: after the handshake, bytes that are not a frame (wrong magic);
-* ``STALL``: announces with ``inv`` and never answers ``getheaders``.
+* ``STALL``: announces with ``inv`` and never answers ``getheaders``;
+* ``UNCONNECTING``: answers every ``getheaders`` with a full batch of headers whose
+  parent nobody has (a sync peer that answers and never helps);
+* ``REPLAY``: answers every ``getheaders`` with the first full batch of the served
+  chain, which the node already has.
+
+``claim`` makes the peer's ``version`` claim more blocks than it serves.
 
 ``faults`` counts the faults actually delivered, so the scenario can check that each
 one was seen and handled by the node. Servers stop with :meth:`close`; nothing here
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import hashlib
 
 from aureond.chain.hashing import dsha256
@@ -60,6 +67,8 @@ class Behaviour(enum.StrEnum):
     BAD_POW = "bad-pow"
     GARBAGE = "garbage"
     STALL = "stall"
+    UNCONNECTING = "unconnecting"
+    REPLAY = "replay"
 
 
 class ServedChain:
@@ -94,6 +103,9 @@ class ServedChain:
     def raw_at(self, height: int) -> bytes:
         return self._raw[height]
 
+    def hash_at(self, height: int) -> bytes:
+        return dsha256(self._raw[height])
+
     def after(self, locator: tuple[bytes, ...], limit: int = MAX_HEADERS_RESULTS) -> bytes:
         """Raw headers after the first locator hash we know (genesis if none)."""
         start = 0
@@ -109,11 +121,13 @@ class FakePeer:
     """One loopback peer server; see the module docstring."""
 
     def __init__(self, params: NetworkParams, chain: ServedChain, behaviour: Behaviour,
-                 *, nonce: int, clock_offset: int = 0) -> None:
+                 *, nonce: int, clock_offset: int = 0, claim: int = 0) -> None:
         self.params = params
         self.chain = chain
         self.behaviour = behaviour
         self.clock_offset = clock_offset
+        self.claim = claim
+        self.getheaders = 0
         self.faults = 0
         self.connections = 0
         self._nonce = nonce
@@ -135,6 +149,11 @@ class FakePeer:
     async def stop_accepting(self) -> None:
         if self._server is not None:
             self._server.close()
+
+    async def drop_connections(self) -> None:
+        """Close the open connections; new ones are still accepted."""
+        for writer in list(self._writers):
+            writer.close()
 
     async def close(self) -> None:
         await self.stop_accepting()
@@ -208,7 +227,7 @@ class FakePeer:
                        timestamp=their_time, receiver=_ZERO_ADDRESS,
                        sender=_ZERO_ADDRESS,
                        nonce=self._nonce, user_agent=f"/stress-peer:{self.behaviour}/",
-                       start_height=self.chain.tip_height, relay=False)
+                       start_height=self.chain.tip_height + self.claim, relay=False)
 
     def _after_handshake(self, writer: asyncio.StreamWriter) -> None:
         if self.behaviour is Behaviour.GARBAGE:
@@ -219,6 +238,15 @@ class FakePeer:
             writer.write(self._encode(Inv((InvVector(InvType.BLOCK, unknown),))))
 
     def _on_getheaders(self, message: GetHeaders, writer: asyncio.StreamWriter) -> None:
+        self.getheaders += 1
+        if self.behaviour is Behaviour.UNCONNECTING:
+            self.faults += 1
+            writer.write(self._encode(Headers(raw=_orphans())))
+            return
+        if self.behaviour is Behaviour.REPLAY:
+            self.faults += 1
+            writer.write(self._encode(Headers(raw=self.chain.after((self.chain.hash_at(0),)))))
+            return
         if self.behaviour is Behaviour.STALL:
             self.faults += 1  # a request that will never be answered
             return
@@ -236,3 +264,17 @@ class FakePeer:
             if height is not None:
                 return self.chain.raw_at(height)
         return None
+
+
+@functools.cache
+def _orphans() -> bytes:
+    """A full batch of linked headers on a parent no chain has (proof of work is not
+    needed: a node looks for the parent first)."""
+    prev = hashlib.sha256(b"no such parent").digest()
+    out = []
+    for i in range(MAX_HEADERS_RESULTS):
+        raw = (b"\x00\x00\x00\x20" + prev + hashlib.sha256(b"%d" % i).digest()
+               + (1_700_000_000 + i).to_bytes(4, "little") + bytes(8))
+        out.append(raw)
+        prev = dsha256(raw)
+    return b"".join(out)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,40 +10,20 @@ from typing import Any
 import pytest
 
 from aureond.chain.params import REGTEST
-from aureond.stress.fakepeer import Behaviour, FakePeer, ServedChain
+from aureond.stress.fakepeer import Behaviour
 from tests.integration.daemon import DaemonProcess, wait_for
+from tests.integration.fakepeers import PeerThread
 from tests.integration.test_reorg_real import metric_samples, metric_value
 
 SKEW = 3 * 3600
 
 
-class _PeerThread:
-    """A loopback fake peer on its own event loop in a thread (stopped on exit)."""
-
-    def __init__(self, clock_offset: int) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.peer = FakePeer(REGTEST, ServedChain(REGTEST.genesis), Behaviour.HONEST,
-                             nonce=7, clock_offset=clock_offset)
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> _PeerThread:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.peer.start(), self.loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.peer.close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
-
 @pytest.fixture(params=[SKEW, -SKEW], ids=["peer-ahead", "peer-behind"])
 def skewed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int,
                                                                           DaemonProcess]]:
-    with _PeerThread(request.param) as fake, DaemonProcess(
-            tmp_path / "aureond", network="regtest",
-            connect=[f"127.0.0.1:{fake.peer.port}"]) as daemon:
+    with PeerThread(REGTEST, Behaviour.HONEST, clock_offset=request.param) as fake, \
+            DaemonProcess(tmp_path / "aureond", network="regtest",
+                          connect=[fake.address]) as daemon:
         daemon.start()
         yield request.param, daemon
 
