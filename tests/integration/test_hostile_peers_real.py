@@ -61,12 +61,16 @@ def test_a_stalling_sync_peer_does_not_hold_the_initial_sync(
 def test_a_replaying_peer_is_not_asked_again(regtest_node: RegtestNode,
                                             tmp_path: Path) -> None:
     regtest_node.generate(BLOCKS)
+    with DaemonProcess(tmp_path / "aureond", connect=[_peer(regtest_node)]) as daemon:
+        daemon.start()
+        daemon.wait_height(BLOCKS, timeout=SYNC_BOUND)
+        assert daemon.terminate() == 0
+    # Restarted synced, near the tip: every new peer is asked once, the replayer too.
     served = served_from(regtest_node, SV_REGTEST, BLOCKS)
     with PeerThread(SV_REGTEST, Behaviour.REPLAY, chain=served) as replayer, \
             DaemonProcess(tmp_path / "aureond",
                           connect=[_peer(regtest_node), replayer.address]) as daemon:
         daemon.start()
-        daemon.wait_height(BLOCKS, timeout=SYNC_BOUND)
         wait_for(lambda: replayer.peer.getheaders >= 1, 20, "the replayer to be asked")
         time.sleep(5)  # a real node and a real daemon: let a loop show itself if any
         assert replayer.peer.getheaders <= 2, replayer.peer.getheaders
