@@ -37,6 +37,7 @@ _PLAIN = frozenset({
     "aureond_error_ratio",
     "aureond_event_loop_lag_seconds",
     "aureond_store_errors_total",
+    "aureond_clock_offset_seconds",
 })
 
 HISTOGRAMS = frozenset({

@@ -44,6 +44,7 @@ REQUIRED = (
     "AureondCircuitOpenTooLong",
     "AureondDeepReorg",
     "AureondStoreErrors",
+    "AureondClockOffset",
     "AureondHealthFailing",
 )
 
