@@ -41,21 +41,39 @@ __all__ = [
     "PROOF_RESULTS",
     "BoundedLabel",
     "NodeMetrics",
+    "disconnect_class",
 ]
 
 OTHER_LABEL = "other"
 
 HEADER_RESULTS = frozenset({"accepted", "rejected", "duplicate", "unconnected"})
-# The reasons of aureond.chain.rules, plus the low-work flood guard.
+# The reasons of aureond.chain.rules, the header tree and the headers presync, headers
+# that do not decode, and the low-work flood guard.
 HEADER_REJECT_REASONS = frozenset({
     "bad-prevblk", "bad-bits-encoding", "bad-diffbits", "high-hash", "time-too-old",
-    "time-too-new", "time-timewarp", "bad-version", "checkpoint", "low-work",
+    "time-too-new", "time-timewarp", "bad-version", "checkpoint", "fork-before-checkpoint",
+    "encoding", "low-work", "presync-too-long", "presync-mismatch",
 })
 PEER_STATES = frozenset({"connecting", "handshaking", "connected", "disconnecting"})
 DISCONNECT_REASONS = frozenset({
-    "eof", "timeout", "ping-timeout", "protocol", "misbehaving", "banned", "stalled",
-    "shutdown", "replaced", "connect-failed",
+    # The connection ended under us (the P2P driver).
+    "eof", "reset", "protocol-error", "send-queue-full",
+    # The handshake failed.
+    "handshake-timeout", "self-connection", "obsolete-version", "missing-services",
+    "verack-before-version",
+    # Slots: a connect that took too long, a refused inbound, a rotated outbound peer.
+    "connect-timeout", "inbound-refused", "unexpected-connection", "stale-tip-rotation",
+    # An unanswered request.
+    "ping-timeout", "headers-timeout", "block-stalled",
+    # Misbehaviour: invalid-headers and bad-block are banned, useless-headers when it
+    # repeats, the others only dropped.
+    "invalid-headers", "bad-block", "unconnecting-headers", "low-work-flood",
+    "low-work-chain", "presync-mismatch", "useless-headers",
 })
+"""The classes of ``aureond_peer_disconnects_total{reason}``: a disconnect reason is
+a class (``handshake-timeout``) or ``class:detail`` (``invalid-headers:high-hash``,
+whose rule is counted by ``aureond_header_rejects_total{reason}``); see
+:func:`disconnect_class`. Every reason the node emits has its class here."""
 PEER_MESSAGES = frozenset({"version", "ping", "getheaders", "getdata", "getcfheaders",
                            "getblocks", "merkleblock", "headers"})
 PROOF_RESULTS = frozenset({"valid", "invalid", "malformed", "unknown-block"})
@@ -64,6 +82,13 @@ REORG_DEPTH_BUCKETS = (1, 2, 3, 4, 6, 10, 20, 50, 100, 1_000)
 PEER_REQUEST_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 HTTP_REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                         1.0, 2.5, 5.0)
+
+
+def disconnect_class(reason: str) -> str:
+    """The class of a disconnect reason: the part before the first ``:``
+    (``invalid-headers:high-hash`` is ``invalid-headers``); the label is this class
+    when it is one of :data:`DISCONNECT_REASONS`, else ``"other"``."""
+    return reason.partition(":")[0]
 
 
 class BoundedLabel:
@@ -223,7 +248,9 @@ class NodeMetrics:
             self.peers.labels(state=state).set(count)
 
     def on_peer_disconnected(self, reason: str) -> None:
-        self.peer_disconnects.labels(reason=self._disconnect_reason(reason)).inc()
+        """A peer was dropped or went away; counted under ``disconnect_class(reason)``."""
+        label = self._disconnect_reason(disconnect_class(reason))
+        self.peer_disconnects.labels(reason=label).inc()
 
     def observe_peer_request(self, message: str, seconds: float) -> None:
         """A request of type ``message`` (e.g. ``getheaders``) was answered."""

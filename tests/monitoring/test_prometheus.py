@@ -88,9 +88,12 @@ def test_peers(registry: CollectorRegistry, metrics: NodeMetrics) -> None:
     assert value(registry, "aureond_peers", state=OTHER_LABEL) == 2
     metrics.set_peer_counts({"connected": 1})
     assert value(registry, "aureond_peers", state="connecting") == 0
-    metrics.on_peer_disconnected("timeout")
+    metrics.on_peer_disconnected("ping-timeout")
     metrics.on_peer_disconnected("203.0.113.9 misbehaved")
-    assert value(registry, "aureond_peer_disconnects_total", reason="timeout") == 1
+    metrics.on_peer_disconnected("invalid-headers:high-hash")
+    metrics.on_peer_disconnected("invalid-headers:bad-diffbits")
+    assert value(registry, "aureond_peer_disconnects_total", reason="ping-timeout") == 1
+    assert value(registry, "aureond_peer_disconnects_total", reason="invalid-headers") == 2
     assert value(registry, "aureond_peer_disconnects_total", reason=OTHER_LABEL) == 1
     metrics.observe_peer_request("getheaders", 0.2)
     metrics.observe_peer_request("weird", 0.3)
