@@ -6,7 +6,8 @@ not one of ours (a connection to ourselves). Before our ``verack`` we send the
 BIP339 ``wtxidrelay`` and BIP155 ``sendaddrv2`` where their version knows them; after
 their ``verack`` the handshake is done and we ask for ``headers`` announcements
 (BIP130). Anything else before completion is ignored. A handshake not done within
-``HANDSHAKE_TIMEOUT`` fails.
+``HandshakeConfig.timeout`` seconds (``[p2p] handshake_timeout`` in a running node)
+fails with ``handshake-timeout``.
 
 ::
 
@@ -49,7 +50,7 @@ __all__ = [
     "HandshakeState",
 ]
 
-#: Seconds from the connection to the peer's ``verack``.
+#: Seconds from the connection to the peer's ``verack``, unless configured otherwise.
 HANDSHAKE_TIMEOUT = 60.0
 #: Oldest protocol we talk to (BIP37 relay flag, ``headers`` since 31800).
 MIN_PROTOCOL_VERSION = 70001
@@ -75,6 +76,12 @@ class HandshakeConfig:
     user_agent: str = f"/aureond:{__version__}/"
     send_wtxidrelay: bool = True
     send_addrv2: bool = True
+    timeout: float = HANDSHAKE_TIMEOUT
+    """Seconds from the connection to the peer's ``verack`` before we give up."""
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError(f"the handshake timeout must be positive, got {self.timeout}")
 
 
 class HandshakeState(Enum):
@@ -189,10 +196,10 @@ class Handshake:
         return out
 
     def tick(self, now: float) -> list[Action]:
-        """Fail a handshake that has taken longer than ``HANDSHAKE_TIMEOUT``."""
+        """Fail a handshake that has taken ``HandshakeConfig.timeout`` or longer."""
         if self.state in (HandshakeState.ESTABLISHED, HandshakeState.FAILED,
                           HandshakeState.AWAIT_CONNECT):
             return []
-        if now - self._started >= HANDSHAKE_TIMEOUT:
+        if now - self._started >= self._config.timeout:
             return self._fail("handshake-timeout")
         return []

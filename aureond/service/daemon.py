@@ -56,6 +56,7 @@ from aureond.monitoring.throughput import ThroughputTracker
 from aureond.p2p.driver import P2PDriver
 from aureond.p2p.durable import DurableHeaders
 from aureond.p2p.events import PeerId
+from aureond.p2p.handshake import HandshakeConfig
 from aureond.p2p.headerchain import Anchor, HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, backoff_from_policy
 from aureond.p2p.node import P2PProtocol
@@ -206,6 +207,8 @@ class Daemon:
                               target_outbound=(min(settings.p2p.max_outbound, len(addresses))
                                                if addresses else settings.p2p.max_outbound))
         protocol = P2PProtocol(chain, manager, self.rng, ban_seconds=settings.p2p.ban_seconds,
+                               handshake=HandshakeConfig(
+                                   timeout=settings.p2p.handshake_timeout),
                                blocks=state.feed if state is not None else None,
                                headers_per_step=HEADERS_PER_STEP)
         observer = NodeObserver(metrics=metrics, errors=errors, latency=latency,

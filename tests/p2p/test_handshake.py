@@ -169,6 +169,22 @@ def test_timeout(stop_at: str) -> None:
     assert hs.tick(100.0 + HANDSHAKE_TIMEOUT) == [Disconnect(PEER, "handshake-timeout")]
 
 
+def test_the_configured_timeout_is_the_one_that_counts() -> None:
+    hs = make(config=HandshakeConfig(timeout=2.5))
+    hs.start(100.0, 0)
+    assert hs.tick(102.4) == []
+    assert hs.tick(102.5) == [Disconnect(PEER, "handshake-timeout")]
+    long = make(config=HandshakeConfig(timeout=3 * HANDSHAKE_TIMEOUT))
+    long.start(0.0, 0)
+    assert long.tick(HANDSHAKE_TIMEOUT + 1) == []
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan")])
+def test_a_timeout_that_is_not_positive_is_refused(seconds: float) -> None:
+    with pytest.raises(ValueError, match="handshake timeout"):
+        HandshakeConfig(timeout=seconds)
+
+
 def test_no_timeout_once_established() -> None:
     hs = make()
     hs.start(0.0, 0)
