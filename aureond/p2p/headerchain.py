@@ -40,6 +40,7 @@ from aureond.store.forkfile import ForkFile, RecoveryReport, apply_branch, finis
 from aureond.store.headers import HeaderStore
 from aureond.store.policy import FsyncPolicy
 from aureond.store.syncticket import SyncTicket
+from aureond.wire import MAX_HEADERS_RESULTS
 
 __all__ = ["Anchor", "HeaderChain", "stored_context"]
 
@@ -50,6 +51,10 @@ RESERVE_AHEAD = 1 << 20
 """Headers above the tip a peer's claimed height can make the store prepare room for."""
 NO_FUTURE_LIMIT = 1 << 62
 """The "now" stored headers are validated against on open: no future limit."""
+RESERVE_PACE = 2
+"""Blocks per target spacing a real chain may have found since our tip (``expect_height``)."""
+RESERVE_SLACK = 2 * MAX_HEADERS_RESULTS
+"""Headers a claim may run ahead of that pace: two ``headers`` batches."""
 PRUNE_SLACK = 1024
 """Heights the tree may run past its window before it is pruned back (see HeaderTree)."""
 
@@ -271,13 +276,20 @@ class HeaderChain:
         """Headers accepted into the tree and not yet written to the store."""
         return self._pending_count
 
-    def expect_height(self, height: int) -> None:
+    def expect_height(self, height: int, now: float) -> None:
         """A peer says the chain reaches ``height``: the store's hash table is sized
         for it at the next write (while it is small, so one cheap rebuild replaces the
-        doublings that would stall the loop later), at most ``RESERVE_AHEAD`` above
-        the tip, since the claim may be a lie."""
-        self._expected = max(self._expected,
-                             min(height, self.store.tip_height + RESERVE_AHEAD))
+        doublings that would stall the loop later). The claim may be a lie, so it is
+        capped twice: at what a real chain can have grown since our tip's timestamp
+        (``RESERVE_PACE`` blocks per target spacing until ``now``, plus
+        ``RESERVE_SLACK``), and at ``RESERVE_AHEAD`` above the stored tip. Call it once
+        the peer has delivered valid headers, not on its word alone. Under-sizing only
+        costs doublings later."""
+        elapsed = max(0.0, now - self.tip_time)
+        reachable = (self.tip_height + RESERVE_SLACK
+                     + RESERVE_PACE * int(elapsed // self.params.target_spacing))
+        self._expected = max(self._expected, min(height, reachable,
+                                                 self.store.tip_height + RESERVE_AHEAD))
 
     def write_pending(self, limit: int | None = None) -> int:
         """Write up to ``limit`` pending headers (all when None) to the store, in

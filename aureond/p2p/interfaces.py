@@ -48,9 +48,10 @@ class ChainView(Protocol):
 
     def height_of(self, block_hash: bytes) -> int | None: ...
 
-    def expect_height(self, height: int) -> None:
-        """A hint: a peer says its chain reaches ``height``. The chain may prepare
-        room for it (bounded, since the peer may lie); it changes no state."""
+    def expect_height(self, height: int, now: float) -> None:
+        """A hint: a peer that has just extended our chain says its chain reaches
+        ``height``. The chain may prepare room for it (bounded, since the peer may
+        lie); it changes no state."""
 
 
 class ForkWriter(Protocol):

@@ -254,7 +254,6 @@ class SyncManager:
             claim = min(claim, self._chain.tip_height)  # it claimed that before, in vain
         p = _PeerSync(peer, claim, last_progress=now)
         self._peers[peer] = p
-        self._chain.expect_height(p.height)
         if self._last_tip_change is None:
             self._last_tip_change = now
         out = self._maybe_start_sync(now)
@@ -402,6 +401,8 @@ class SyncManager:
         height = self._height_of(last, result)
         if height is not None:
             p.height = max(p.height, height) if full else height
+        if isinstance(result, TipChanged):  # its claim is backed by work: size for it
+            self._chain.expect_height(p.height, now)
         if full:
             # More to come: continue from the last header, wherever it sits.
             out.append(self._request(p, now, [last, *self._chain.locator()]))

@@ -110,9 +110,9 @@ class SimChain(HeaderChain):
         weakref.finalize(chain, _cleanup, chain.store, path if owned else None)
         return chain
 
-    def expect_height(self, height: int) -> None:
+    def expect_height(self, height: int, now: float) -> None:
         self.expected_heights.append(height)
-        super().expect_height(height)
+        super().expect_height(height, now)
 
     def add(self, raw_headers: bytes, now: int) -> AddResult:
         result = super().add(raw_headers, now)

@@ -101,7 +101,7 @@ def test_a_claimed_height_sizes_the_hash_table_once_and_is_capped(
     chain.deferred_writes = True
     table_file = tmp_path / "hashidx.dat"
     small = table_file.stat().st_size
-    chain.expect_height(10236)
+    chain.expect_height(10236, FAR_FUTURE)
     _feed(chain, raw[HEADER_SIZE:2001 * HEADER_SIZE])
     chain.write_pending()
     sized = table_file.stat().st_size
@@ -119,7 +119,7 @@ def test_a_claimed_height_sizes_the_hash_table_once_and_is_capped(
     chain.write_pending()
     assert table_file.stat().st_size == sized  # 10,237 entries fit: no growth on the way
     assert rebuilt == []  # and no second reservation for the same claim
-    chain.expect_height(2**31)  # a lie
+    chain.expect_height(2**31, FAR_FUTURE)  # a lie
     chain.write_pending()
     assert rebuilt == [chain.tip_height + RESERVE_AHEAD + 1]
     assert table_file.stat().st_size <= 64 + 8 * (1 << 22)

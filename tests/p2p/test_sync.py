@@ -163,9 +163,16 @@ def test_removing_the_sync_peer_moves_sync_on() -> None:
     assert sm.remove_peer(P1, NOW) == []
 
 
-def test_a_peer_s_claimed_height_is_passed_on_as_a_hint() -> None:
+def test_a_claimed_height_is_passed_on_once_headers_from_the_peer_extend_our_chain() -> None:
     chain = SimChain.create()
     sm = SyncManager(chain, SeededRandom(0))
-    sm.add_peer(P1, 2500, NOW)
-    sm.add_peer(P2, -5, NOW)  # nonsense is clamped, not passed on as is
-    assert chain.expected_heights == [2500, 0]
+    sm.add_peer(P1, 2_000_000_000, NOW)
+    sm.add_peer(P2, 2500, NOW)
+    assert chain.expected_heights == []  # a claim alone sizes nothing
+    sm.on_headers(P2, Headers(tuple(mine_chain(GENESIS, 3, salt=9)[1:])), NOW)  # no link
+    assert chain.expected_heights == []
+    sm.on_headers(P1, Headers(chain_2500()[:2000]), NOW)
+    assert chain.expected_heights == [2_000_000_000]
+    side = mine_chain(chain_2500()[99], 5, salt=7)
+    sm.on_headers(P2, Headers(tuple(side)), NOW)  # valid, but a side branch: no tip change
+    assert chain.expected_heights == [2_000_000_000]
