@@ -3,9 +3,11 @@
 Start-up order: open the header store (healing a torn tail) and the peer book, build
 metrics, health and the P2P core, bind the HTTP listener, then tell systemd
 ``READY=1``. Then one ``TaskGroup`` supervises the P2P driver, the event-loop lag
-monitor and the housekeeping loop (gauges, ``STATUS=``, ``WATCHDOG=1``, saving the peer
-book). SIGTERM/SIGINT set the stop event; shutdown (``STOPPING=1``, HTTP closed, store
-flushed and closed, peer book saved) is bounded by ``shutdown_timeout``.
+monitor, the peer book's writer (bans and unbans are saved at once, in a worker
+thread) and the housekeeping loop (gauges, ``STATUS=``, ``WATCHDOG=1``, asking for a
+periodic save of the peer book). SIGTERM/SIGINT set the stop event; shutdown
+(``STOPPING=1``, HTTP closed, store flushed and closed, peer book saved) is bounded by
+``shutdown_timeout``.
 
 Errors map to exit codes in ``aureond.commands.run``: ``ConfigError`` (bad settings,
 port in use), ``StoreError`` (the store cannot be opened or written), anything else
@@ -64,6 +66,7 @@ from aureond.p2p.sync import HEADERS_PER_STEP
 from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
+from aureond.service.peersaver import PeerBookSaver
 from aureond.service.sdnotify import Notifier, watchdog_interval
 from aureond.service.state_driver import StateDriver, open_state
 from aureond.service.state_view import DaemonStateView
@@ -171,6 +174,7 @@ class Daemon:
             raise
         if peerbook.load_problem:
             log.warning("store.peers_reset", problem=peerbook.load_problem)
+        saver = PeerBookSaver(peerbook)  # from here on, bans are written off the loop
         state: StateDriver | None = None
         if settings.state.enabled:
             try:
@@ -280,8 +284,9 @@ class Daemon:
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(driver.run(), name="p2p"),
                          tg.create_task(lag.run(), name="loop-lag"),
+                         tg.create_task(saver.run(), name="peer-book"),
                          tg.create_task(self._housekeeping(chain, view, metrics, dashboard,
-                                                           manager, peerbook, durable),
+                                                           manager, saver, durable),
                                         name="housekeeping")]
                 if state is not None:
                     tasks.append(tg.create_task(state.run(), name="state"))
@@ -313,7 +318,7 @@ class Daemon:
 
     async def _housekeeping(self, chain: HeaderChain, view: DaemonView, metrics: NodeMetrics,
                             dashboard: HealthDashboard, manager: PeerManager,
-                            peerbook: PeerBook, durable: DurableHeaders) -> None:
+                            saver: PeerBookSaver, durable: DurableHeaders) -> None:
         watchdog = watchdog_interval()
         last_watchdog = -1e18
         last_save = self.clock.monotonic()
@@ -337,10 +342,7 @@ class Daemon:
                 self.notifier.watchdog()
                 last_watchdog = now
             if now - last_save >= PEERBOOK_SAVE_INTERVAL:
-                try:
-                    peerbook.save()
-                except StoreError as exc:
-                    log.warning("store.peers_save_failed", error=str(exc))
+                saver.request()  # written in a worker thread; a failure is logged there
                 last_save = now
             await self.clock.sleep(min(HOUSEKEEPING_INTERVAL, watchdog or 1.0))
 

@@ -7,13 +7,14 @@ the layout and the crash-recovery invariant.
 
 from aureond.store.headers import DEFAULT_TAIL_CHECK, DEFAULT_WINDOW, HeaderStore
 from aureond.store.heal import HealReport
-from aureond.store.peers import Ban, PeerAddress, PeerBook, PeerRecord
+from aureond.store.peers import Ban, BookSnapshot, PeerAddress, PeerBook, PeerRecord
 from aureond.store.policy import FsyncPolicy
 
 __all__ = [
     "DEFAULT_TAIL_CHECK",
     "DEFAULT_WINDOW",
     "Ban",
+    "BookSnapshot",
     "FsyncPolicy",
     "HealReport",
     "HeaderStore",
