@@ -39,105 +39,40 @@ import argparse
 import json
 import re
 import shlex
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aureond.commands import nodeclient
-from aureond.commands.common import EXIT_OK, EXIT_UNREACHABLE, emit_json, fail
-from aureond.commands.nodeclient import (
-    DEFAULT_URL,
-    TOKEN_ENV,
-    NodeUnreachableError,
-    TokenError,
+from aureond.commands.nodeapi import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    Action,
+    Doc,
+    LocalInputError,
+    NodeRefusedError,
+    handler,
 )
-from aureond.errors import AureonError
+from aureond.commands.nodeapi import NodeApi as _Node
+from aureond.commands.nodeapi import clean as _clean
+from aureond.commands.nodeapi import items as _items
+from aureond.commands.nodeapi import output as _out
+from aureond.commands.nodeapi import table as _table
+from aureond.commands.nodeclient import DEFAULT_URL, TOKEN_ENV, NodeUnreachableError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_NOT_FOUND", "EXIT_OK", "EXIT_UNREACHABLE",
            "NodeRefusedError", "register"]
-
-EXIT_NOT_FOUND = 1
-EXIT_BAD_INPUT = 2
 
 _EXIT_HELP = ("Exit codes: 0 done; 1 not found (no such account or snapshot); 2 bad input "
               "(the node's JSON error, or a local problem, is printed); 3 the node cannot "
               "be reached or gave no usable answer.")
 _TXID = re.compile(r"[0-9a-f]{64}")
 
-Doc = dict[str, Any]
-
-
-class NodeRefusedError(AureonError):
-    """The node answered 4xx with its JSON error ``{"code", "message"}``."""
-
-    def __init__(self, what: str, status: int, error: Mapping[str, Any]) -> None:
-        self.status = status
-        self.error = dict(error)
-        hint = (f"; give the node's token with --token-file FILE or ${TOKEN_ENV}"
-                if status == 401 else "")
-        super().__init__(f"the node refused {what} (HTTP {status} {error['code']}): "
-                         f"{error['message']}{hint}")
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_NOT_FOUND if self.status == 404 else EXIT_BAD_INPUT
-
-
-class LocalInputError(AureonError):
-    """A problem on this side (the --out directory); exit 2."""
-
-
-class _Node:
-    """The node's API at ``url``, answering JSON objects or raising."""
-
-    def __init__(self, url: str, token: str | None) -> None:
-        self.url = url
-        self._token = token
-
-    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Doc:
-        what = f"{method} {path}"
-        reply = nodeclient.request(self.url, method, path, body=body, token=self._token)
-        if reply.status == 204:
-            return {}
-        doc = reply.json_object()
-        if 200 <= reply.status < 300:
-            if doc is None:
-                raise NodeUnreachableError(self.url, f"{what} did not answer a JSON object")
-            return doc
-        error = doc.get("error") if doc is not None else None
-        if not (isinstance(error, dict) and isinstance(error.get("code"), str)
-                and isinstance(error.get("message"), str)):
-            raise NodeUnreachableError(self.url, f"{what} answered HTTP {reply.status} "
-                                                 "without aureond's JSON error")
-        if 400 <= reply.status < 500:
-            raise NodeRefusedError(what, reply.status, error)
-        raise NodeUnreachableError(self.url, f"{what} answered HTTP {reply.status} "
-                                             f"({error['code']}: {error['message']})")
-
 
 # --- readable output -------------------------------------------------------------------
-
-def _clean(value: object) -> str:
-    """Text from the node for a terminal: ``-`` for None, control characters escaped."""
-    if value is None:
-        return "-"
-    text = str(value)
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-            .rstrip() for row in rows]
-
-
-def _items(doc: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    value = doc.get(key)
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
 
 def _coins(sat: object) -> str:
     """``12345 sat (0.00012345)``: whole coins of 10^8 sat, without a currency name."""
@@ -277,15 +212,6 @@ def _id_path(args: argparse.Namespace, suffix: str = "") -> str:
     return f"/v1/accounts/{quote(args.id, safe='')}{suffix}"
 
 
-def _out(args: argparse.Namespace, doc: Mapping[str, Any], text: str) -> int:
-    if args.json:
-        emit_json(doc)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    return EXIT_OK
-
-
 def _add(args: argparse.Namespace, node: _Node) -> int:
     doc = node.call("POST", "/v1/accounts", {"label": args.label, "watch": args.watch,
                                              "birthday": args.birthday})
@@ -343,34 +269,6 @@ def _snapshot(args: argparse.Namespace, node: _Node) -> int:
     return _out(args, doc, "took a snapshot\n" + render_snapshot(doc))
 
 
-Action = Callable[[argparse.Namespace, _Node], int]
-
-
-def _error(args: argparse.Namespace, code: int, message: str, **fields: Any) -> int:
-    if args.json:
-        return fail(code, message, **fields)
-    sys.stderr.write(f"aureond: {message}\n")
-    return code
-
-
-def _handler(action: Action) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        try:
-            node = _Node(nodeclient.normalize_url(args.url),
-                         nodeclient.resolve_token(args.token_file))
-            return action(args, node)
-        except TokenError as exc:
-            return _error(args, EXIT_BAD_INPUT, str(exc))
-        except LocalInputError as exc:
-            return _error(args, EXIT_BAD_INPUT, str(exc))
-        except NodeRefusedError as exc:
-            return _error(args, exc.exit_code, str(exc), http_status=exc.status,
-                          node_error=exc.error)
-        except NodeUnreachableError as exc:
-            return _error(args, EXIT_UNREACHABLE, str(exc), url=exc.url)
-    return handler
-
-
 # --- the command ------------------------------------------------------------------------
 
 def _common() -> argparse.ArgumentParser:
@@ -398,7 +296,7 @@ def register(subparsers: Any) -> None:
         p: argparse.ArgumentParser = sub.add_parser(
             name, parents=common, help=help_text,
             description=f"{help_text[0].upper()}{help_text[1:]}. {_EXIT_HELP}")
-        p.set_defaults(handler=_handler(run))
+        p.set_defaults(handler=handler(run))
         return p
 
     add = action("add", "watch a new account", _add)
