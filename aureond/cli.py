@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "aureond.commands.stress",
     "aureond.commands.state",
     "aureond.commands.accounts",
+    "aureond.commands.peers",
 )
 
 

@@ -13,6 +13,8 @@ from aureond.api.endpoint import LIMITER_KEY, Endpoint, RequestOutcomes
 from aureond.api.readiness import assess_sync
 from aureond.api.settings import ApiSettings
 from aureond.api.view import (
+    BanInfo,
+    BanView,
     HeaderInfo,
     NodeView,
     PeerInfo,
@@ -25,6 +27,8 @@ __all__ = [
     "HTTP_LIMITER_NAME",
     "LIMITER_KEY",
     "ApiSettings",
+    "BanInfo",
+    "BanView",
     "Endpoint",
     "HeaderInfo",
     "NodeView",

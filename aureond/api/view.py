@@ -4,7 +4,8 @@ The routes see the node only through :class:`NodeView`. Every method is synchron
 cheap (it reads state the node already holds; no I/O on the event loop beyond what the
 header store's lookups do), and everything it returns is a frozen value, so a handler
 works on a consistent snapshot without locks. The daemon implements the protocol; the
-tests use a fake.
+tests use a fake. The ban list is its own, optional, area (:class:`BanView`): lifting a
+ban writes, so that one method is a coroutine whose write runs off the loop.
 
 Hashes are wire-order ``bytes`` here; display hex exists only in the JSON the routes
 write. Times are Unix seconds (wall clock).
@@ -21,6 +22,8 @@ from aureond.chain.header import BlockHeader
 from aureond.monitoring.health import HealthReport
 
 __all__ = [
+    "BanInfo",
+    "BanView",
     "HeaderInfo",
     "MAX_HEIGHT",
     "NodeView",
@@ -103,6 +106,18 @@ class PeerInfo:
     """Unix time the connection was established, when connected."""
 
 
+@dataclass(frozen=True, slots=True)
+class BanInfo:
+    """A banned peer address: why, since when and until when (Unix seconds)."""
+
+    address: str
+    """``host:port`` as text (``[v6]:port`` for IPv6)."""
+    reason: str
+    """What it did, a short tag (``invalid-headers:high-hash``, ``bad-block``...)."""
+    since: float
+    until: float
+
+
 class NodeView(Protocol):
     """The running node as the HTTP API sees it (see the module docstring)."""
 
@@ -149,4 +164,21 @@ class NodeView(Protocol):
     def health(self) -> HealthReport:
         """One evaluation of the node's ``HealthDashboard`` (sync, peers, store, error
         rate, event-loop lag; see :mod:`aureond.monitoring.checks`)."""
+        ...
+
+
+class BanView(Protocol):
+    """The node's persistent ban list, as ``/v1/peers/bans`` sees it."""
+
+    def bans(self) -> Sequence[BanInfo]:
+        """The bans in force, the soonest to expire first."""
+        ...
+
+    async def unban(self, host: str, port: int | None) -> Sequence[BanInfo]:
+        """Lift the ban of ``host:port`` (of every port of ``host`` when ``port`` is
+        None) and return the bans lifted (empty: none matched). The node stops refusing
+        the address at once and may dial it again; the answer comes once the change is
+        on disk (written off the event loop). Raises ``ValueError`` for a host that is
+        not one, ``StoreError`` when the change could not be saved (it holds until a
+        restart)."""
         ...

@@ -17,6 +17,8 @@ Events (``aureond.p2p.events``), each stamped with ``now`` = the clock's ``wall(
   socket and reports ``reason="protocol-error"``); never for a ``Disconnect`` the core
   asked for (reporting it anyway is harmless: unknown peers are ignored).
 * ``AddressesLearned(addresses, now)``: DNS seed results and the like.
+* ``BanLifted(address, now)``: the operator lifted a ban (``P2PDriver.deliver``); the
+  address may be dialled again at once.
 
 Actions (``aureond.p2p.actions``):
 
@@ -60,6 +62,7 @@ from aureond.p2p.actions import (
 )
 from aureond.p2p.events import (
     AddressesLearned,
+    BanLifted,
     ConnectFailed,
     Event,
     MessageReceived,
@@ -77,6 +80,7 @@ __all__ = [
     "TICK_INTERVAL",
     "Action",
     "AddressesLearned",
+    "BanLifted",
     "Connect",
     "ConnectFailed",
     "Disconnect",

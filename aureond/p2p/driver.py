@@ -15,7 +15,8 @@ It carries out the core's commands and feeds it events (see ``aureond.p2p``):
 * ``Disconnect`` closes the connection and, with ``ban_seconds``, records the ban;
 * ``NeedAddresses`` resolves the network's DNS seeds in the background and answers
   ``AddressesLearned``;
-* a ``Tick`` goes to the core every ``tick_interval`` seconds;
+* a ``Tick`` goes to the core every ``tick_interval`` seconds; ``deliver`` feeds it
+  events from elsewhere (an operator lifting a ban);
 * before each message, ``backpressure()`` (when given) is awaited: the node's store
   writer uses it to stop reading from peers while too many headers wait for the disk.
 
@@ -134,6 +135,11 @@ class P2PDriver:
         finally:
             self._stopping = True
             await self._close_all()
+
+    def deliver(self, event: Event) -> None:
+        """Feed the core an event that no socket produced (an operator's ``BanLifted``)
+        and carry out what it answers; call it from the driver's event loop."""
+        self._dispatch(event)
 
     def _dispatch(self, event: Event) -> None:
         if self._stopping:

@@ -14,6 +14,7 @@ from aureond.wire import Message
 
 __all__ = [
     "AddressesLearned",
+    "BanLifted",
     "ConnectFailed",
     "Event",
     "MessageReceived",
@@ -90,6 +91,15 @@ class AddressesLearned:
 
 
 @dataclass(frozen=True, slots=True)
+class BanLifted:
+    """The operator lifted the ban of ``address`` (the persistent list is already
+    updated): it may be dialled again at once."""
+
+    address: PeerAddress
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
 class Resume:
     """Carry on with ``peer``'s message, as a ``Continue`` asked."""
 
@@ -105,4 +115,4 @@ class Tick:
 
 
 Event = (PeerConnected | ConnectFailed | MessageReceived | PeerDisconnected
-         | AddressesLearned | Resume | Tick)
+         | AddressesLearned | BanLifted | Resume | Tick)

@@ -181,6 +181,16 @@ class PeerManager:
         until = now + seconds
         self._local_bans[address] = max(until, self._local_bans.get(address, until))
 
+    def unban(self, address: PeerAddress, now: float) -> list[Action]:
+        """The ban of ``address`` was lifted (the persistent list is the caller's):
+        forget ours, end its backoff, and dial it now if a slot is free."""
+        self._local_bans.pop(address, None)
+        candidate = self._candidates.get(address)
+        if candidate is not None:
+            candidate.failures = 0
+            candidate.next_attempt = now
+        return self.tick(now)
+
     # --- dialling ---------------------------------------------------------------
 
     def _dialable(self, c: _Candidate, now: float) -> bool:

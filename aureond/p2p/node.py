@@ -21,6 +21,7 @@ from aureond.clock import RandomSource
 from aureond.p2p.actions import Action, Disconnect, Send, StaleTip, TipUpdated
 from aureond.p2p.events import (
     AddressesLearned,
+    BanLifted,
     ConnectFailed,
     Event,
     MessageReceived,
@@ -122,6 +123,8 @@ class P2PProtocol:
             out = self._forget(event.peer, event.now)
         elif isinstance(event, AddressesLearned):
             out = self.manager.add_addresses(event.addresses, event.now)
+        elif isinstance(event, BanLifted):
+            out = self.manager.unban(event.address, event.now)
         else:  # pragma: no cover - the Event union is exhaustive
             raise TypeError(f"not a P2P event: {event!r}")
         return self._settle(out, event.now)

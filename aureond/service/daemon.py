@@ -33,6 +33,7 @@ from aureond.api.auth import load_token
 from aureond.api.endpoint import LIMITER_KEY
 from aureond.api.routes import DEFAULT_AREAS
 from aureond.api.routes import accounts as accounts_routes
+from aureond.api.routes import bans as bans_routes
 from aureond.api.routes import state as state_routes
 from aureond.api.settings import ApiSettings
 from aureond.chain.header import BlockHeader
@@ -57,13 +58,14 @@ from aureond.monitoring.resilience_metrics import ResilienceMetrics
 from aureond.monitoring.throughput import ThroughputTracker
 from aureond.p2p.driver import P2PDriver
 from aureond.p2p.durable import DurableHeaders
-from aureond.p2p.events import PeerId
+from aureond.p2p.events import BanLifted, PeerId
 from aureond.p2p.handshake import HandshakeConfig
 from aureond.p2p.headerchain import Anchor, HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, backoff_from_policy
 from aureond.p2p.node import P2PProtocol
 from aureond.p2p.sync import HEADERS_PER_STEP
 from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
+from aureond.service.bans import NodeBans
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
 from aureond.service.peersaver import PeerBookSaver
@@ -237,6 +239,8 @@ class Daemon:
                           peerbook=peerbook, dashboard=dashboard, clock=self.clock,
                           breaker_of=manager.breaker_of, connected_at=observer.connected_at,
                           started=started)
+        bans = NodeBans(peerbook, persist=saver.flush,
+                        lift=lambda a: driver.deliver(BanLifted(a, self.clock.wall())))
 
         def sync_check() -> ComponentCheck:
             return evaluate_sync(chain.tip_height, view.best_peer_height(),
@@ -260,9 +264,11 @@ class Daemon:
                                    rate_per_second=settings.http.rate_per_second,
                                    rate_burst=settings.http.rate_burst)
         app = create_app(view, self.registry, self.clock, api_settings, outcomes=errors,
-                         node_metrics=metrics, areas=(*DEFAULT_AREAS, accounts_routes.ENDPOINTS,
+                         node_metrics=metrics, areas=(*DEFAULT_AREAS, bans_routes.ENDPOINTS,
+                                                      accounts_routes.ENDPOINTS,
                                                       state_routes.ENDPOINTS),
                          activity=activity)
+        app[bans_routes.BAN_VIEW_KEY] = bans
         if state is not None:
             app[accounts_routes.STATE_VIEW_KEY] = DaemonStateView(state)
         self._resilience_metrics.watch_bucket(app[LIMITER_KEY])

@@ -20,7 +20,7 @@ from aureond.p2p.actions import (
     SyncState,
     TipUpdated,
 )
-from aureond.p2p.events import PeerDisconnected, PeerId
+from aureond.p2p.events import BanLifted, PeerDisconnected, PeerId
 from aureond.p2p.sync import LOW_WORK_LIMIT, MAX_UNCONNECTING, UNCONNECTING_INTERVAL
 from aureond.resilience import BreakerConfig, CircuitBreaker
 from aureond.store.peers import PeerAddress
@@ -139,6 +139,27 @@ def test_lying_peer_is_banned_with_its_reason_and_the_honest_peer_wins(
     assert not [a for a in net.actions[first_drop:]
                 if isinstance(a, Connect) and a.peer.address == A]
     assert net.node.manager.is_banned(A, net.now)
+
+
+def test_a_lifted_ban_lets_the_address_be_dialled_at_once() -> None:
+    lie = [*trunk()[:101]]
+    lie.append(_bad_pow(lie[-1]))
+    liar = SimPeer(A, lie, start_height=200)
+    chain, net = setup([liar], target=1, start=trunk()[200].time + 60)
+    net.run(30)
+    assert [d.ban_seconds for d in disconnects(net, A)] == [BAN]
+    assert net.node.manager.is_banned(A, net.now)
+    net.run(120)
+    dials = [a for a in net.actions if isinstance(a, Connect) and a.peer.address == A]
+    assert len(dials) == 1  # banned: left alone
+    liar.chain = list(trunk()[:201])  # it mends its ways; the operator lifts the ban
+    net.deliver(BanLifted(A, net.now))
+    redials = [a for a in net.actions if isinstance(a, Connect) and a.peer.address == A]
+    assert len(redials) == 2  # dialled in answer to the event, not after a backoff
+    assert not net.node.manager.is_banned(A, net.now)
+    net.run(30, until=lambda: chain.tip_height == 200)
+    assert chain.tip_hash == trunk()[200].hash
+    assert [d.ban_seconds for d in disconnects(net, A)] == [BAN]  # no second drop
 
 
 # --- stalls and garbage ----------------------------------------------------------------
