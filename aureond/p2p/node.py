@@ -35,7 +35,8 @@ from aureond.p2p.handshake import Handshake, HandshakeConfig
 from aureond.p2p.interfaces import ForkChain
 from aureond.p2p.manager import ConnState, PeerManager
 from aureond.p2p.ping import PingManager
-from aureond.p2p.sync import DEFAULT_BAN_SECONDS, SyncManager, SyncStatus
+from aureond.p2p.sync import SyncManager, SyncStatus
+from aureond.p2p.syncpeer import DEFAULT_BAN_SECONDS
 from aureond.wire import Headers, Inv, Message, NotFound, Ping, Pong, Unknown
 
 __all__ = ["TICK_INTERVAL", "BlockSink", "P2PProtocol", "PeerSummary"]

@@ -9,31 +9,8 @@ means we have all it has, and the next best peer takes over if it knows more.
 Every peer's ``headers`` go to the chain the same way, answers and announcements
 alike; an ``inv`` of a block we do not know is answered with ``getheaders``.
 
-Misbehaviour and its price:
-
-* invalid headers (``HeaderRejectedError``, ``EncodingError``): disconnect and ban;
-* headers that do not connect (``UnconnectedHeadersError``): never a ban; answered
-  with at most one ``getheaders`` per ``UNCONNECTING_INTERVAL``, and the peer is
-  dropped after ``MAX_UNCONNECTING`` such messages in a row without one that connects
-  (Bitcoin Core's ``MAX_NUM_UNCONNECTING_HEADERS_MSGS``);
-* low-work floods: headers that land on a side branch without moving our tip are
-  counted per peer; more than ``LOW_WORK_LIMIT`` of them before that peer moves the
-  tip gets it dropped. Memory bound: the tree holds its window plus, per connected
-  peer, fewer than ``LOW_WORK_LIMIT + MAX_HEADERS_RESULTS`` side-branch headers; the
-  counter only resets when the peer extends the most-work chain, which costs real
-  proof of work. A peer whose whole chain ends below the network's
-  ``minimum_chain_work`` while ours is below it too is dropped (not banned);
-* no answer to ``getheaders`` within ``HEADERS_TIMEOUT``: the peer is stalled,
-  dropped, and sync fails over to the next peer;
-* a header too far in the future (``time-too-new``) is neither kept nor punished, as in
-  Bitcoin Core: the headers before it are kept, and the peer is asked again after
-  ``FUTURE_RETRY`` seconds (our clock may be the one that is wrong).
-
-Headers that would have to be kept before their chain shows enough work (our chain is
-below minimum chain work, or a branch forks off it deeper than ``DEEP_FORK``) are
-presynced first (``aureond.p2p.deepfork``): a peer whose redownload differs from its
-presync is dropped (``presync-mismatch``), one whose chain ends with too little work is
-dropped as ``low-work-chain`` (below minimum work) or simply left (a weaker branch).
+Misbehaviour has its price (disconnect, ban, a forgotten claim); the prices are listed
+with their constants in ``aureond.p2p.syncpeer``.
 
 With ``headers_per_step``, a large ``headers`` message is validated that many headers
 at a time: after each step the core returns ``Continue(peer)`` and the driver, having
@@ -49,7 +26,6 @@ A tip older than ``STALE_TIP_FACTOR`` block intervals with no new best header fo
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 from aureond.chain.hashing import dsha256
 from aureond.chain.header import HEADER_SIZE
@@ -74,91 +50,28 @@ from aureond.p2p.actions import (
 from aureond.p2p.deepfork import ForkRoutes, PeerFork
 from aureond.p2p.events import PeerId
 from aureond.p2p.interfaces import ForkChain
+from aureond.p2p.syncpeer import (
+    DEFAULT_BAN_SECONDS,
+    FUTURE_RETRY,
+    HEADERS_TIMEOUT,
+    LOW_WORK_LIMIT,
+    MAX_UNCONNECTING,
+    NEAR_TIP_AGE,
+    STALE_CHECK_INTERVAL,
+    STALE_TIP_FACTOR,
+    SYNC_PROGRESS_TIMEOUT,
+    UNCONNECTING_INTERVAL,
+    Partial,
+    PeerSync,
+    SyncStatus,
+)
 from aureond.p2p.wasters import MAX_USELESS, Wasters
 from aureond.wire import MAX_HEADERS_RESULTS, MAX_LOCATOR_SIZE, GetHeaders, Headers, Inv
 from aureond.wire import InvType as _InvType
 
-__all__ = [
-    "DEFAULT_BAN_SECONDS",
-    "FUTURE_RETRY",
-    "HEADERS_TIMEOUT",
-    "LOW_WORK_LIMIT",
-    "MAX_UNCONNECTING",
-    "NEAR_TIP_AGE",
-    "STALE_CHECK_INTERVAL",
-    "STALE_TIP_FACTOR",
-    "SYNC_PROGRESS_TIMEOUT",
-    "UNCONNECTING_INTERVAL",
-    "SyncManager",
-    "SyncStatus",
-]
-
-#: Seconds a peer has to answer ``getheaders`` before it counts as stalled.
-HEADERS_TIMEOUT = 60.0
-#: At most one ``getheaders`` per peer per this many seconds in answer to headers
-#: that do not connect.
-UNCONNECTING_INTERVAL = 60.0
-#: Unconnecting ``headers`` messages in a row (none connecting) before we drop the peer.
-MAX_UNCONNECTING = 10
-#: Side-branch headers a peer may make us hold without moving our tip.
-LOW_WORK_LIMIT = 2 * MAX_HEADERS_RESULTS
-#: The tip is stale when older than this many block intervals (``target_spacing``).
-STALE_TIP_FACTOR = 3
-#: How long without a new best header before a stale tip makes us ask every peer again.
-STALE_CHECK_INTERVAL = 10 * 60.0
-#: A tip younger than this counts as near the network's: new peers are asked at once.
-NEAR_TIP_AGE = 24 * 60 * 60.0
-#: Seconds the sync peer has to give us a header we did not have before it is replaced.
-SYNC_PROGRESS_TIMEOUT = 120.0
-#: Seconds before a peer whose headers were too far in the future is asked again.
-FUTURE_RETRY = 60.0
-#: Ban time for invalid headers, unless configured otherwise.
-DEFAULT_BAN_SECONDS = 24 * 60 * 60
-HEADERS_PER_STEP = 100
-"""Headers validated per event-loop turn by a running node (``headers_per_step``):
-about a millisecond of work, so a 2,000-header message never holds the loop for
-long and ``/health`` answers in between."""
+__all__ = ["SyncManager", "SyncStatus"]
 
 _BLOCK_TYPES = frozenset((_InvType.BLOCK, _InvType.WITNESS_BLOCK))
-
-
-@dataclass(frozen=True, slots=True)
-class SyncStatus:
-    """A snapshot for health checks and ``/v1/status``."""
-
-    state: SyncState
-    tip_height: int
-    best_peer_height: int
-    progress: float
-    tip_stale: bool
-    ready_peers: int
-    sync_peer: PeerId | None
-
-
-@dataclass(slots=True)
-class _PeerSync:
-    peer: PeerId
-    height: int
-    request_at: float | None = None
-    exhausted: bool = False
-    unconnecting: int = 0
-    last_unconnecting_request: float | None = None
-    side_headers: int = 0
-    partial: _Partial | None = None
-    fork: PeerFork | None = None
-    retry_at: float | None = None  # ask again then (headers were too new)
-    useless: int = 0  # full batches in a row that brought nothing new
-    last_progress: float = 0.0  # when it last gave us a header we did not have
-
-
-@dataclass(slots=True)
-class _Partial:
-    """A ``headers`` message being validated a step at a time."""
-
-    raw: bytes
-    done: int  # bytes of ``raw`` already added
-    answered: bool
-    new: int = 0  # headers of it that were new to us
 
 
 class SyncManager:
@@ -175,7 +88,7 @@ class SyncManager:
         self._ban_seconds = ban_seconds
         self._step_bytes = (None if headers_per_step is None
                             else headers_per_step * HEADER_SIZE)
-        self._peers: dict[PeerId, _PeerSync] = {}
+        self._peers: dict[PeerId, PeerSync] = {}
         self._sync_peer: PeerId | None = None
         self._state: SyncState | None = None
         self._last_tip_change: float | None = None
@@ -252,7 +165,7 @@ class SyncManager:
         claim = max(0, start_height)
         if not self._wasters.believable(peer.address, claim):
             claim = min(claim, self._chain.tip_height)  # it claimed that before, in vain
-        p = _PeerSync(peer, claim, last_progress=now)
+        p = PeerSync(peer, claim, last_progress=now)
         self._peers[peer] = p
         if self._last_tip_change is None:
             self._last_tip_change = now
@@ -277,7 +190,7 @@ class SyncManager:
             out += self._maybe_start_sync(now)
         return out + self._state_actions()
 
-    def _eligible(self) -> list[_PeerSync]:
+    def _eligible(self) -> list[PeerSync]:
         tip = self._chain.tip_height
         return [p for p in self._peers.values()
                 if not p.exhausted and p.height > tip and p.retry_at is None]
@@ -296,11 +209,11 @@ class SyncManager:
         locator = [best.fork.ask_from] if best.fork is not None else self._chain.locator()
         return [self._request(best, now, locator)]
 
-    def _request(self, p: _PeerSync, now: float, locator: list[bytes]) -> Send:
+    def _request(self, p: PeerSync, now: float, locator: list[bytes]) -> Send:
         p.request_at = now
         return Send(p.peer, GetHeaders(tuple(locator[:MAX_LOCATOR_SIZE])))
 
-    def _drop(self, p: _PeerSync, reason: str, now: float,
+    def _drop(self, p: PeerSync, reason: str, now: float,
               ban: bool = False) -> list[Action]:
         """Forget ``p`` and tell the driver to disconnect (and maybe ban) it."""
         out: list[Action] = [Disconnect(p.peer, reason, self._ban_seconds if ban else None)]
@@ -325,7 +238,7 @@ class SyncManager:
                 self._wasters.claim_failed(peer.address, p.height)
             p.height = min(p.height, self._chain.tip_height)
             return out + self._peer_done(p, answered, now)
-        p.partial = _Partial(raw, 0, answered)
+        p.partial = Partial(raw, 0, answered)
         return out + self._step(p, now)
 
     def resume(self, peer: PeerId, now: float) -> list[Action]:
@@ -335,7 +248,7 @@ class SyncManager:
             return []
         return self._step(p, now)
 
-    def _step(self, p: _PeerSync, now: float) -> list[Action]:
+    def _step(self, p: PeerSync, now: float) -> list[Action]:
         part, p.partial = p.partial, None
         assert part is not None
         raw = part.raw
@@ -382,7 +295,7 @@ class SyncManager:
             return out
         return out + self._message_done(p, part, result, now)
 
-    def _message_done(self, p: _PeerSync, part: _Partial, result: AddResult | None,
+    def _message_done(self, p: PeerSync, part: Partial, result: AddResult | None,
                       now: float) -> list[Action]:
         """The whole of ``part`` went to the chain: ask for more, or the peer is done."""
         raw = part.raw
@@ -419,7 +332,7 @@ class SyncManager:
                 return node.height
         return None
 
-    def _apply(self, p: _PeerSync, result: AddResult, now: float) -> list[Action]:
+    def _apply(self, p: PeerSync, result: AddResult, now: float) -> list[Action]:
         if isinstance(result, TipChanged):
             p.side_headers = 0
             self._last_tip_change = now
@@ -429,7 +342,7 @@ class SyncManager:
             return self._drop(p, "low-work-flood", now)
         return []
 
-    def _step_fork(self, p: _PeerSync, fork: PeerFork, part: _Partial, chunk: bytes,
+    def _step_fork(self, p: PeerSync, fork: PeerFork, part: Partial, chunk: bytes,
                    end: int, now: float) -> list[Action]:
         """Feed ``chunk`` to ``p``'s presync (see ``aureond.p2p.deepfork``)."""
         try:
@@ -476,7 +389,7 @@ class SyncManager:
         p.height = min(p.height, self._chain.tip_height)
         return out + self._peer_done(p, part.answered, now)
 
-    def _too_new(self, p: _PeerSync, chunk: bytes, exc: HeaderRejectedError,
+    def _too_new(self, p: PeerSync, chunk: bytes, exc: HeaderRejectedError,
                  now: float) -> list[Action]:
         """A header too far in the future: keep what came before it, punish nothing,
         ask again later (the headers may be fine and our clock slow)."""
@@ -497,7 +410,7 @@ class SyncManager:
             self._sync_peer = None
         return out + self._state_actions()
 
-    def _peer_done(self, p: _PeerSync, answered: bool, now: float) -> list[Action]:
+    def _peer_done(self, p: PeerSync, answered: bool, now: float) -> list[Action]:
         """``p`` sent a short batch: we have everything it has."""
         out: list[Action] = []
         if answered:
@@ -510,7 +423,7 @@ class SyncManager:
             out += self._maybe_start_sync(now)
         return out + self._state_actions()
 
-    def _answer_unconnecting(self, p: _PeerSync, now: float) -> list[Action]:
+    def _answer_unconnecting(self, p: PeerSync, now: float) -> list[Action]:
         """Our ``getheaders`` (whose locator ends at the anchor every chain of ours
         shares) was answered with headers that do not connect: the peer cannot serve
         us. It loses the sync slot at once and its claim is forgotten; the next peer
@@ -526,7 +439,7 @@ class SyncManager:
             out += self._maybe_start_sync(now)
         return out + self._state_actions()
 
-    def _unconnecting(self, p: _PeerSync, now: float, locator: list[bytes] | None = None,
+    def _unconnecting(self, p: PeerSync, now: float, locator: list[bytes] | None = None,
                       *, request: bool = True) -> list[Action]:
         p.unconnecting += 1
         if p.unconnecting > MAX_UNCONNECTING:
@@ -539,7 +452,7 @@ class SyncManager:
             return [self._request(p, now, locator or self._chain.locator())]
         return []
 
-    def _reject(self, p: _PeerSync, reason: str, height: int | None,
+    def _reject(self, p: PeerSync, reason: str, height: int | None,
                 now: float) -> list[Action]:
         out: list[Action] = [HeadersRejected(p.peer, reason, height),
                              PeerMisbehaved(p.peer, f"invalid-headers:{reason}", 100)]

@@ -63,7 +63,7 @@ from aureond.p2p.handshake import HandshakeConfig
 from aureond.p2p.headerchain import Anchor, HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, backoff_from_policy
 from aureond.p2p.node import P2PProtocol
-from aureond.p2p.sync import HEADERS_PER_STEP
+from aureond.p2p.syncpeer import HEADERS_PER_STEP
 from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
 from aureond.service.bans import NodeBans
 from aureond.service.config import Settings, parse_hostport

@@ -33,7 +33,7 @@ from aureond.chain.tx import Block, parse_block
 from aureond.errors import EncodingError
 from aureond.p2p.actions import Action, Disconnect, PeerMisbehaved, Send
 from aureond.p2p.events import PeerId
-from aureond.p2p.sync import DEFAULT_BAN_SECONDS
+from aureond.p2p.syncpeer import DEFAULT_BAN_SECONDS
 from aureond.state.errors import BlockMismatchError
 from aureond.state.scanner import check_block
 from aureond.wire import GetData, InvType, InvVector, Message, NotFound, Unknown

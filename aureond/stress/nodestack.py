@@ -37,7 +37,7 @@ from aureond.p2p.events import Event, MessageReceived, PeerDisconnected
 from aureond.p2p.headerchain import HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, capped_backoff
 from aureond.p2p.node import P2PProtocol
-from aureond.p2p.sync import HEADERS_PER_STEP
+from aureond.p2p.syncpeer import HEADERS_PER_STEP
 from aureond.store.peers import PeerAddress
 from aureond.store.policy import FsyncPolicy
 from aureond.wire import Headers

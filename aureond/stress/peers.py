@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from aureond.chain.params import REGTEST
 from aureond.clock import SeededRandom
-from aureond.p2p.sync import HEADERS_TIMEOUT
+from aureond.p2p.syncpeer import HEADERS_TIMEOUT
 from aureond.store.peers import PeerAddress
 from aureond.stress.chaingen import mine_raw
 from aureond.stress.context import RunContext

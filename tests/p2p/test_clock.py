@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aureond.chain.header import BlockHeader
 from aureond.p2p.actions import Disconnect, HandshakeCompleted, HeadersRejected, Send
-from aureond.p2p.sync import FUTURE_RETRY
+from aureond.p2p.syncpeer import FUTURE_RETRY
 from aureond.p2p.timeoffsets import TimeOffsets
 from aureond.store.peers import PeerAddress
 from aureond.wire import GetHeaders

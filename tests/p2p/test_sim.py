@@ -21,7 +21,7 @@ from aureond.p2p.actions import (
     TipUpdated,
 )
 from aureond.p2p.events import BanLifted, PeerDisconnected, PeerId
-from aureond.p2p.sync import LOW_WORK_LIMIT, MAX_UNCONNECTING, UNCONNECTING_INTERVAL
+from aureond.p2p.syncpeer import LOW_WORK_LIMIT, MAX_UNCONNECTING, UNCONNECTING_INTERVAL
 from aureond.resilience import BreakerConfig, CircuitBreaker
 from aureond.store.peers import PeerAddress
 from aureond.wire import MAX_HEADERS_RESULTS, GetHeaders, Headers

@@ -20,7 +20,8 @@ from aureond.p2p.actions import (
     TipUpdated,
 )
 from aureond.p2p.events import PeerId
-from aureond.p2p.sync import HEADERS_TIMEOUT, NEAR_TIP_AGE, SyncManager
+from aureond.p2p.sync import SyncManager
+from aureond.p2p.syncpeer import HEADERS_TIMEOUT, NEAR_TIP_AGE
 from aureond.store.peers import PeerAddress
 from aureond.wire import GetHeaders, Headers, Inv, InvType, InvVector
 from tests.chain.helpers import mine_bad_pow
