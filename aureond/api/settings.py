@@ -26,9 +26,9 @@ class ApiSettings:
     rate_burst: int = 100
     rate_max_clients: int = 10_000
     """Distinct client addresses tracked by the rate limiter at once."""
-    monitoring_rate_per_second: float = 20.0
+    monitoring_rate_per_second: float = 50.0
     """Per-client budget of ``/health*`` and ``/metrics``, apart from the rest."""
-    monitoring_rate_burst: int = 40
+    monitoring_rate_burst: int = 100
     max_connections: int = 0
     """Open HTTP connections at most; 0: the open-file limit minus ``fd_reserve`` (see
     :func:`aureond.api.connections.connection_cap`)."""

@@ -74,9 +74,9 @@ class HttpConfig(_Section):
     rate_per_second: float = Field(default=50.0, gt=0)
     """Per-client request rate (token bucket refill)."""
     rate_burst: int = Field(default=100, ge=1)
-    monitoring_rate_per_second: float = Field(default=20.0, gt=0)
+    monitoring_rate_per_second: float = Field(default=50.0, gt=0)
     """Per-client rate of /health* and /metrics, a budget apart from the rest."""
-    monitoring_rate_burst: int = Field(default=40, ge=1)
+    monitoring_rate_burst: int = Field(default=100, ge=1)
     max_connections: int = Field(default=0, ge=0)
     """Open HTTP connections at most; 0: the open-file limit minus fd_reserve (<= 16384)."""
     fd_reserve: int = Field(default=512, ge=0)
