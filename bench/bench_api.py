@@ -142,7 +142,8 @@ async def run(total: int, concurrency: int) -> list[Result]:
     registry = CollectorRegistry()
     node_metrics = NodeMetrics(registry, version="bench", network="mainnet")
     app = create_app(BenchView(headers, clock), registry, clock,
-                     ApiSettings(rate_per_second=1e9, rate_burst=10**9),
+                     ApiSettings(rate_per_second=1e9, rate_burst=10**9,
+                                 monitoring_rate_per_second=1e9, monitoring_rate_burst=10**9),
                      node_metrics=node_metrics)
     bare = web.Application()
     bare.router.add_get("/", _bare)

@@ -30,12 +30,15 @@ __all__ = [
     "REGISTRY_KEY",
     "SETTINGS_KEY",
     "VIEW_KEY",
+    "MONITORING_LIMITER_KEY",
     "Endpoint",
+    "ExpectHandler",
     "Handler",
     "RequestOutcomes",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ExpectHandler = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -45,7 +48,8 @@ class Endpoint:
     """One route: method, path template, handler and a one-line summary for ``GET /``.
 
     ``read_only`` marks a POST that changes nothing (a computation on the body, like a
-    proof check): it stays open like the reads.
+    proof check): it stays open like the reads. ``monitoring`` marks what probes and
+    scrapers ask (``/health*``, ``/metrics``): it has its own rate budget.
     """
 
     method: str
@@ -53,6 +57,7 @@ class Endpoint:
     handler: Handler
     summary: str
     read_only: bool = False
+    monitoring: bool = False
 
     @property
     def changes_state(self) -> bool:
@@ -79,5 +84,6 @@ METRICS_KEY = web.AppKey("aureond_api_metrics", ApiMetrics)
 REGISTRY_KEY = web.AppKey("aureond_registry", CollectorRegistry)
 CLOCK_KEY = web.AppKey[Clock]("aureond_clock")
 LIMITER_KEY = web.AppKey[KeyedBuckets[str]]("aureond_http_limiter")
+MONITORING_LIMITER_KEY = web.AppKey[KeyedBuckets[str]]("aureond_http_monitoring_limiter")
 OUTCOMES_KEY = web.AppKey[RequestOutcomes | None]("aureond_request_outcomes")
 ENDPOINTS_KEY = web.AppKey[Mapping[web.AbstractRoute, Endpoint]]("aureond_endpoints")

@@ -74,13 +74,34 @@ class HttpConfig(_Section):
     rate_per_second: float = Field(default=50.0, gt=0)
     """Per-client request rate (token bucket refill)."""
     rate_burst: int = Field(default=100, ge=1)
+    monitoring_rate_per_second: float = Field(default=50.0, gt=0)
+    """Per-client rate of /health* and /metrics, a budget apart from the rest."""
+    monitoring_rate_burst: int = Field(default=100, ge=1)
+    max_connections: int = Field(default=0, ge=0)
+    """Open HTTP connections at most; 0: the open-file limit minus fd_reserve (<= 16384)."""
+    fd_reserve: int = Field(default=512, ge=0)
+    """File descriptors the HTTP connections may not take (store, peers, logs)."""
+    head_timeout: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout: float = Field(default=10.0, gt=0, le=3600)
+    idle_timeout: float = Field(default=30.0, gt=0, le=3600)
+    send_timeout: float = Field(default=30.0, gt=0, le=3600)
     access_log: bool = False
+
+    def client_limits(self) -> dict[str, Any]:
+        """The monitoring budget, the connection cap and the deadlines, by the names of
+        ``aureond.api.ApiSettings``."""
+        return self.model_dump(include=set(_CLIENT_LIMITS))
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         parse_hostport(value)
         return value
+
+
+_CLIENT_LIMITS = frozenset({"monitoring_rate_per_second", "monitoring_rate_burst",
+                            "max_connections", "fd_reserve", "head_timeout", "body_timeout",
+                            "idle_timeout", "send_timeout"})
 
 
 class P2PConfig(_Section):

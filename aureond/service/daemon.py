@@ -30,7 +30,7 @@ from aureond import __version__
 from aureond.api.activity import RequestActivity
 from aureond.api.app import create_app, start_http
 from aureond.api.auth import load_token
-from aureond.api.endpoint import LIMITER_KEY
+from aureond.api.endpoint import LIMITER_KEY, MONITORING_LIMITER_KEY
 from aureond.api.routes import DEFAULT_AREAS
 from aureond.api.routes import accounts as accounts_routes
 from aureond.api.routes import bans as bans_routes
@@ -262,7 +262,8 @@ class Daemon:
         api_settings = ApiSettings(bind_host=host, token=token,
                                    max_body_bytes=settings.http.max_body_bytes,
                                    rate_per_second=settings.http.rate_per_second,
-                                   rate_burst=settings.http.rate_burst)
+                                   rate_burst=settings.http.rate_burst,
+                                   **settings.http.client_limits())
         app = create_app(view, self.registry, self.clock, api_settings, outcomes=errors,
                          node_metrics=metrics, areas=(*DEFAULT_AREAS, bans_routes.ENDPOINTS,
                                                       accounts_routes.ENDPOINTS,
@@ -272,6 +273,7 @@ class Daemon:
         if state is not None:
             app[accounts_routes.STATE_VIEW_KEY] = DaemonStateView(state)
         self._resilience_metrics.watch_bucket(app[LIMITER_KEY])
+        self._resilience_metrics.watch_bucket(app[MONITORING_LIMITER_KEY])
         try:
             runner, _site = await start_http(
                 app, host, port, access_log=(logging.getLogger("aureond.http")

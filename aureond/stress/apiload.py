@@ -126,7 +126,9 @@ async def _run(ctx: RunContext) -> Outcome:
         registry = CollectorRegistry()
         metrics = NodeMetrics(registry, version=__version__, network=REGTEST.name)
         app = create_app(StackView(stack), registry, clock,
-                         ApiSettings(rate_per_second=1e9, rate_burst=10**9),
+                         ApiSettings(rate_per_second=1e9, rate_burst=10**9,
+                                     monitoring_rate_per_second=1e9,
+                                     monitoring_rate_burst=10**9),
                          node_metrics=metrics, activity=activity)
         runner, _ = await start_http(app, "127.0.0.1", 0)
         try:

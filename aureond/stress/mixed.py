@@ -134,7 +134,9 @@ async def _run(ctx: RunContext) -> Outcome:
     try:
         registry = CollectorRegistry()
         app = create_app(StackView(stack), registry, clock,
-                         ApiSettings(rate_per_second=1e9, rate_burst=10**9),
+                         ApiSettings(rate_per_second=1e9, rate_burst=10**9,
+                                     monitoring_rate_per_second=1e9,
+                                     monitoring_rate_burst=10**9),
                          node_metrics=NodeMetrics(registry, version=__version__,
                                                   network=REGTEST.name))
         runner, _ = await start_http(app, "127.0.0.1", 0)

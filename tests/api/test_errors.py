@@ -6,6 +6,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest import mock
 
 import pytest
 import structlog
@@ -149,12 +150,20 @@ async def test_unexpected_exception_is_generic_500_logged_and_counted(
     assert (tracker.successes, tracker.errors) == (0, 1)
 
 
+def _transport(*, closing: bool) -> mock.Mock:
+    transport = mock.Mock()
+    transport.is_closing.return_value = closing
+    return transport
+
+
 async def test_cancellation_propagates_and_is_not_counted(view: FakeView,
                                                           clock: FakeClock) -> None:
     tracker = ErrorRateTracker(clock)
     registry = CollectorRegistry()
     app = create_app(view, registry, clock, outcomes=tracker)
-    request = make_mocked_request("GET", "/v1/tip", app=app)
+    # The client is still there: this is the node stopping, not a hang-up.
+    request = make_mocked_request("GET", "/v1/tip", app=app,
+                                  transport=_transport(closing=False))
 
     async def cancelled(_request: web.Request) -> web.StreamResponse:
         raise asyncio.CancelledError

@@ -15,6 +15,7 @@ import tomllib
 import pytest
 
 from aureond.api.auth import CREDENTIAL_NAME
+from aureond.api.connections import connection_cap
 from tests.deploy.parsing import DEPLOY, ROOT, Unit
 
 SYSTEMD = DEPLOY / "systemd"
@@ -131,3 +132,11 @@ def test_proc_subset_is_left_open_for_process_metrics() -> None:
 def test_start_limits_are_in_the_unit_section() -> None:
     assert UNIT.last("Unit", "StartLimitBurst") is not None
     assert service("StartLimitBurst") is None
+
+
+def test_the_open_file_limit_holds_the_http_connections_and_the_reserve() -> None:
+    """``aureond run`` refuses to start when LimitNOFILE= cannot hold both."""
+    limit = int(service("LimitNOFILE") or "0")
+    http = CONFIG["http"]
+    cap = connection_cap(http["max_connections"], http["fd_reserve"], limit)
+    assert cap >= 1024, f"only {cap} HTTP connections under LimitNOFILE={limit}"

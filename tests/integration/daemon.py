@@ -24,6 +24,11 @@ from typing import Any
 
 __all__ = ["DaemonProcess", "free_port", "wait_for"]
 
+_LIMIT_FILES = ("import os, resource, sys; n = int(sys.argv[1]); "
+                "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); "
+                "os.execv(sys.argv[2], sys.argv[2:])")
+"""Set the open-file limit (as systemd's ``LimitNOFILE=`` does), then exec the daemon."""
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -49,8 +54,10 @@ class DaemonProcess:
     def __init__(self, data_dir: Path, *, network: str = "sv-regtest",
                  connect: Sequence[str] = (), http_port: int | None = None,
                  extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, nofile: int | None = None) -> None:
         self.data_dir = data_dir
+        self.nofile = nofile
+        """The child's open-file limit (``LimitNOFILE=``), or the inherited one."""
         self.network = network
         self.connect = list(connect)
         self.http_port = http_port or free_port()
@@ -76,7 +83,10 @@ class DaemonProcess:
         if "NOTIFY_SOCKET" not in self.env:
             env.pop("NOTIFY_SOCKET", None)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+        command = self.command()
+        if self.nofile is not None:
+            command = [sys.executable, "-c", _LIMIT_FILES, str(self.nofile), *command]
+        self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                      env=env, start_new_session=True)
         log.close()
         if wait_ready:

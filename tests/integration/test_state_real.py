@@ -295,6 +295,9 @@ def test_kill_9_during_scans_and_snapshots_never_leaves_wrong_state(
     data = tmp_path / "aureond"
     env = {"AUREOND_STATE__SNAPSHOT_EVERY_BLOCKS": "40",
            "AUREOND_HTTP__RATE_PER_SECOND": "1000", "AUREOND_HTTP__RATE_BURST": "1000",
+           # /metrics is polled every 5 ms below: lift its own budget too.
+           "AUREOND_HTTP__MONITORING_RATE_PER_SECOND": "1000",
+           "AUREOND_HTTP__MONITORING_RATE_BURST": "1000",
            # Scans as fast as the node serves: no cap from the per-peer send rate.
            "AUREOND_P2P__MESSAGES_PER_SECOND": "5000"}
 

@@ -31,7 +31,9 @@ RANDOM_SPOT_CHECKS = 150
 # 20,000-header download takes several seconds and the node can be stopped inside it.
 # The spot checks read hundreds of headers: lift the per-client HTTP rate limit.
 HTTP_UNLIMITED = {"AUREOND_HTTP__RATE_PER_SECOND": "100000",
-                  "AUREOND_HTTP__RATE_BURST": "100000"}
+                  "AUREOND_HTTP__RATE_BURST": "100000",
+                  "AUREOND_HTTP__MONITORING_RATE_PER_SECOND": "100000",
+                  "AUREOND_HTTP__MONITORING_RATE_BURST": "100000"}
 THROTTLED = {**HTTP_UNLIMITED, "AUREOND_P2P__MESSAGES_PER_SECOND": "2",
              "AUREOND_P2P__BREAKER_OPEN_SECONDS": "1"}
 

@@ -11,9 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aureond.api.settings import ApiSettings
 from aureond.errors import ConfigError
 from aureond.service import config as config_module
-from aureond.service.config import Settings, is_loopback, load_settings, parse_hostport
+from aureond.service.config import (
+    HttpConfig,
+    Settings,
+    is_loopback,
+    load_settings,
+    parse_hostport,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -139,6 +146,10 @@ def test_settings_are_frozen_and_render_as_json() -> None:
         pytest.param("[anchor]\nheight = 5\n", {}, {}, "anchor.header", "Field required",
                      id="file-missing-field"),
         pytest.param("[p2p\n", {}, {}, "config", "aureond.toml", id="toml-syntax"),
+        pytest.param("[http]\nhead_timeout = 0\n", {}, {}, "http.head_timeout",
+                     "greater than", id="file-timeout"),
+        pytest.param("", {"AUREOND_HTTP__MAX_CONNECTIONS": "-1"}, {}, "http.max_connections",
+                     "greater than or equal", id="env-connections"),
     ])
 def test_a_bad_key_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
                             env: dict[str, str], overrides: dict[str, Any], key: str,
@@ -150,6 +161,18 @@ def test_a_bad_key_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tex
     assert caught.value.field == key
     assert says in caught.value.reason
     assert str(caught.value).startswith(f"{key}: ")
+
+
+def test_the_shipped_config_documents_the_http_defaults() -> None:
+    shipped = load_settings(Path(__file__).resolve().parents[2] / "config" / "aureond.toml")
+    assert shipped.http == HttpConfig()
+    assert (shipped.http.max_connections, shipped.http.head_timeout) == (0, 10.0)
+
+
+def test_the_client_limits_reach_the_api_with_the_same_defaults() -> None:
+    assert ApiSettings(**HttpConfig().client_limits()) == ApiSettings()
+    tight = HttpConfig(head_timeout=0.5, max_connections=64).client_limits()
+    assert (ApiSettings(**tight).head_timeout, ApiSettings(**tight).max_connections) == (0.5, 64)
 
 
 def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:

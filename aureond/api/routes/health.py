@@ -36,7 +36,10 @@ async def ready(request: web.Request) -> web.Response:
 
 ENDPOINTS = (
     Endpoint("GET", "/health", health,
-             "Component health (application/health+json); 503 when failing."),
-    Endpoint("GET", "/health/live", live, "200 while the process and its loop respond."),
-    Endpoint("GET", "/health/ready", ready, "200 only when synced; 503 with the reasons."),
+             "Component health (application/health+json); 503 when failing.",
+             monitoring=True),
+    Endpoint("GET", "/health/live", live, "200 while the process and its loop respond.",
+             monitoring=True),
+    Endpoint("GET", "/health/ready", ready, "200 only when synced; 503 with the reasons.",
+             monitoring=True),
 )

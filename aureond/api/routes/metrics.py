@@ -17,4 +17,5 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 ENDPOINTS = (Endpoint("GET", "/metrics", metrics,
-                      "Prometheus metrics (OpenMetrics when the Accept header asks)."),)
+                      "Prometheus metrics (OpenMetrics when the Accept header asks).",
+                      monitoring=True),)
