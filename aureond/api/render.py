@@ -10,12 +10,14 @@ from typing import Any
 
 from aureond.api.view import HeaderInfo, PeerInfo, SyncInfo, TipInfo
 from aureond.chain.hashing import hash_to_display
+from aureond.resilience.recovery import RecoveryContext
 
 __all__ = [
     "confirmations",
     "header_json",
     "peer_json",
     "peers_summary",
+    "recovery_json",
     "rfc3339",
     "sync_json",
     "tip_json",
@@ -85,7 +87,16 @@ def peer_json(peer: PeerInfo) -> dict[str, Any]:
         "start_height": peer.start_height,
         "connected_since": (None if peer.connected_since is None
                             else rfc3339(peer.connected_since)),
+        "recovery": None if peer.recovery is None else recovery_json(peer.recovery),
     }
+
+
+def recovery_json(context: RecoveryContext) -> dict[str, Any]:
+    """Attempts since the dependency last worked and its last errors, oldest first."""
+    return {"attempts": context.attempts,
+            "errors": [{"class": e.error_class.value, "type": e.error_type,
+                        "at": rfc3339(e.at), "message": e.message}
+                       for e in context.errors]}
 
 
 def peers_summary(peers: Sequence[PeerInfo]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from aureond.chain.header import BlockHeader
 from aureond.monitoring.health import HealthReport
+from aureond.resilience.recovery import RecoveryContext
 
 __all__ = [
     "BanInfo",
@@ -104,6 +105,8 @@ class PeerInfo:
     start_height: int | None = None
     connected_since: float | None = None
     """Unix time the connection was established, when connected."""
+    recovery: RecoveryContext | None = None
+    """Failed connection attempts since the address last worked (None: it works)."""
 
 
 @dataclass(frozen=True, slots=True)

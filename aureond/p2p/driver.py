@@ -2,8 +2,10 @@
 
 It carries out the core's commands and feeds it events (see ``aureond.p2p``):
 
-* ``Connect`` opens a TCP connection (bounded by ``connect_timeout``) and answers
-  ``PeerConnected`` or ``ConnectFailed``;
+* ``Connect`` opens a TCP connection (each attempt bounded by ``connect_timeout``;
+  with ``connect_retry``, a refused, reset or timed-out attempt is retried under that
+  ``Retrier``, operation ``"connect"``) and answers ``PeerConnected`` or
+  ``ConnectFailed``; every attempt and failure goes to ``recovery`` (per address);
 * bytes read from a connection go through a ``FrameDecoder`` (magic, checksum, the
   network's payload limit) and ``decode_frame``; each message becomes
   ``MessageReceived``; a framing or decoding error closes the connection and becomes
@@ -13,8 +15,9 @@ It carries out the core's commands and feeds it events (see ``aureond.p2p``):
   writer task takes a token from the peer's token bucket for each message, writes and
   drains (a queue that fills up disconnects the peer: ``"send-queue-full"``);
 * ``Disconnect`` closes the connection and, with ``ban_seconds``, records the ban;
-* ``NeedAddresses`` resolves the network's DNS seeds in the background and answers
-  ``AddressesLearned``;
+* ``NeedAddresses`` resolves the network's DNS seeds in a worker thread (each lookup
+  retried under ``dns_retry``, operation ``"dns-seed"``, when a resolver is busy) and
+  answers ``AddressesLearned``;
 * a ``Tick`` goes to the core every ``tick_interval`` seconds; ``deliver`` feeds it
   events from elsewhere (an operator lifting a ban);
 * before each message, ``backpressure()`` (when given) is awaited: the node's store
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,7 +41,7 @@ import structlog
 
 from aureond.chain.params import NetworkParams
 from aureond.clock import Clock
-from aureond.errors import ProtocolError
+from aureond.errors import ProtocolError, RetryExhaustedError
 from aureond.p2p.actions import (
     Action,
     Connect,
@@ -58,6 +62,9 @@ from aureond.p2p.events import (
     Resume,
     Tick,
 )
+from aureond.resilience.classify import classify
+from aureond.resilience.recovery import RecoveryBook
+from aureond.resilience.retry import Retrier
 from aureond.resilience.token_bucket import TokenBucket
 from aureond.store.peers import PeerAddress
 from aureond.wire import FrameDecoder, decode_frame, encode_message
@@ -102,7 +109,9 @@ class P2PDriver:
                  ban: Callable[[PeerAddress, str, float], object] | None = None,
                  resolver: Callable[[], Awaitable[list[PeerAddress]]] | None = None,
                  backpressure: Callable[[], Awaitable[None]] | None = None,
-                 give_way: Callable[[], bool] | None = None) -> None:
+                 give_way: Callable[[], bool] | None = None,
+                 connect_retry: Retrier | None = None, dns_retry: Retrier | None = None,
+                 recovery: RecoveryBook[PeerAddress] | None = None) -> None:
         self._core = core
         self._params = params
         self._clock = clock
@@ -114,6 +123,9 @@ class P2PDriver:
         self._resolver = resolver if resolver is not None else self._resolve_seeds
         self._backpressure = backpressure
         self._give_way = give_way
+        self._connect_retry = connect_retry
+        self._dns_retry = dns_retry
+        self._recovery = recovery
         self._connections: dict[PeerId, _Connection] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._resolving = False
@@ -184,16 +196,35 @@ class P2PDriver:
 
     # --- connections ----------------------------------------------------------------
 
+    async def _open(self, address: PeerAddress) -> tuple[asyncio.StreamReader,
+                                                         asyncio.StreamWriter]:
+        """One TCP connect attempt, bounded by ``connect_timeout``."""
+        if self._recovery is not None:
+            self._recovery.attempt(address)
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                return await asyncio.open_connection(address.host, address.port)
+        except (TimeoutError, OSError) as exc:
+            if self._recovery is not None:
+                self._recovery.failed(address, exc, classify(exc))
+            raise
+
     async def _connect(self, peer: PeerId) -> None:
         address = peer.address
         try:
-            async with asyncio.timeout(self._connect_timeout):
-                reader, writer = await asyncio.open_connection(address.host, address.port)
-        except TimeoutError:
-            self._dispatch(ConnectFailed(peer, "timeout", self._clock.wall()))
-            return
-        except OSError as exc:
-            reason = "refused" if isinstance(exc, ConnectionRefusedError) else "unreachable"
+            if self._connect_retry is None:
+                reader, writer = await self._open(address)
+            else:
+                reader, writer = await self._connect_retry.call(
+                    "connect", lambda: self._open(address))
+        except (RetryExhaustedError, TimeoutError, OSError) as exc:
+            last = exc.__cause__ if isinstance(exc, RetryExhaustedError) else exc
+            if isinstance(last, TimeoutError):
+                reason = "timeout"
+            elif isinstance(last, ConnectionRefusedError):
+                reason = "refused"
+            else:
+                reason = "unreachable"
             self._dispatch(ConnectFailed(peer, reason, self._clock.wall()))
             return
         conn = _Connection(peer, writer)
@@ -293,18 +324,27 @@ class P2PDriver:
         if addresses:
             self._dispatch(AddressesLearned(tuple(addresses), self._clock.wall()))
 
+    async def _lookup(self, seed: str) -> list[PeerAddress]:
+        """One lookup of ``seed`` in a worker thread (the resolver blocks)."""
+        async with asyncio.timeout(DNS_TIMEOUT):
+            infos = await asyncio.to_thread(socket.getaddrinfo, seed,
+                                            self._params.default_port,
+                                            type=socket.SOCK_STREAM)
+        return _addresses(infos)
+
     async def _resolve_seeds(self) -> list[PeerAddress]:
-        loop = asyncio.get_running_loop()
         found: list[PeerAddress] = []
         for seed in self._params.dns_seeds:
             try:
-                async with asyncio.timeout(DNS_TIMEOUT):
-                    infos = await loop.getaddrinfo(seed, self._params.default_port,
-                                                   type=socket.SOCK_STREAM)
-            except (OSError, TimeoutError) as exc:
-                log.warning("p2p.dns_seed_failed", seed=seed, error=str(exc))
-                continue
-            found.extend(_addresses(infos))
+                if self._dns_retry is None:
+                    found.extend(await self._lookup(seed))
+                else:
+                    found.extend(await self._dns_retry.call(
+                        "dns-seed", functools.partial(self._lookup, seed)))
+            except (RetryExhaustedError, OSError, TimeoutError) as exc:
+                last = exc.__cause__ if isinstance(exc, RetryExhaustedError) else exc
+                log.warning("p2p.dns_seed_failed", seed=seed, error=str(exc),
+                            last_error=str(last))
         return found
 
 

@@ -21,7 +21,7 @@ from .health import (
     HealthThresholds,
 )
 from .keyed_buckets import KeyedBuckets
-from .recovery import ErrorRecord, RecoveryContext, RecoveryTracker
+from .recovery import ErrorRecord, RecoveryBook, RecoveryContext, RecoveryTracker
 from .retry import Retrier, RetryEvent, RetryPolicy
 from .token_bucket import RateLimited, TokenBucket
 
@@ -40,6 +40,7 @@ __all__ = [
     "HealthThresholds",
     "KeyedBuckets",
     "RateLimited",
+    "RecoveryBook",
     "RecoveryContext",
     "RecoveryTracker",
     "Rejection",

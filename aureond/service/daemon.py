@@ -56,6 +56,7 @@ from aureond.monitoring.loop_lag import LoopLagMonitor
 from aureond.monitoring.prometheus import NodeMetrics
 from aureond.monitoring.resilience_metrics import ResilienceMetrics
 from aureond.monitoring.throughput import ThroughputTracker
+from aureond.p2p.dialing import connect_policy
 from aureond.p2p.driver import P2PDriver
 from aureond.p2p.durable import DurableHeaders
 from aureond.p2p.events import BanLifted, PeerId
@@ -64,7 +65,14 @@ from aureond.p2p.headerchain import Anchor, HeaderChain
 from aureond.p2p.manager import ConnState, PeerManager, backoff_from_policy
 from aureond.p2p.node import P2PProtocol
 from aureond.p2p.syncpeer import HEADERS_PER_STEP
-from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
+from aureond.resilience import (
+    BreakerConfig,
+    CircuitBreaker,
+    RecoveryBook,
+    Retrier,
+    RetryPolicy,
+    TokenBucket,
+)
 from aureond.service.bans import NodeBans
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
@@ -89,6 +97,9 @@ PEERBOOK_SAVE_INTERVAL = 60.0
 RECONNECT_POLICY = RetryPolicy(max_attempts=1_000_000, initial_delay=1.0, max_delay=60.0,
                                deadline=None)
 """Backoff between reconnects to one address: capped exponential with full jitter."""
+DNS_RETRY_POLICY = RetryPolicy(max_attempts=3, initial_delay=1.0, max_delay=4.0,
+                               deadline=30.0)
+"""Lookups of one DNS seed whose resolver is busy (``EAI_AGAIN``, timeouts)."""
 
 
 class Daemon:
@@ -221,7 +232,13 @@ class Daemon:
                                 headers=throughput, peerbook=peerbook, protocol=protocol,
                                 clock=self.clock, durable=durable,
                                 on_tip=state.on_tip_changed if state is not None else None)
-        core = ObservedCore(protocol, metrics, errors, peerbook, observer)
+        recovery: RecoveryBook[PeerAddress] = RecoveryBook("connect", self.clock)
+        core = ObservedCore(protocol, metrics, errors, peerbook, observer, recovery)
+        connect_retry = Retrier(connect_policy(settings.p2p.connect_timeout), self.clock,
+                                self.rng)
+        dns_retry = Retrier(DNS_RETRY_POLICY, self.clock, self.rng)
+        self._resilience_metrics.watch_retrier(connect_retry)
+        self._resilience_metrics.watch_retrier(dns_retry)
 
         async def no_seeds() -> list[PeerAddress]:
             return []
@@ -231,14 +248,16 @@ class Daemon:
                            connect_timeout=settings.p2p.connect_timeout,
                            bucket_factory=self._bucket, on_notification=observer,
                            ban=peerbook.ban, resolver=None if use_seeds else no_seeds,
-                           backpressure=durable.wait_for_room, give_way=activity.busy)
+                           backpressure=durable.wait_for_room, give_way=activity.busy,
+                           connect_retry=connect_retry, dns_retry=dns_retry,
+                           recovery=recovery)
 
         dashboard = HealthDashboard(self.clock, service_id="aureond", version=__version__,
                                     description=f"aureond SPV node ({self.params.name})")
         view = DaemonView(network=self.params.name, chain=chain, protocol=protocol,
                           peerbook=peerbook, dashboard=dashboard, clock=self.clock,
                           breaker_of=manager.breaker_of, connected_at=observer.connected_at,
-                          started=started)
+                          started=started, recovery_of=recovery.context)
         bans = NodeBans(peerbook, persist=saver.flush,
                         lift=lambda a: driver.deliver(BanLifted(a, self.clock.wall())))
 

@@ -2,7 +2,10 @@
 
 ``ObservedCore`` wraps the sans-I/O core so that events going in and commands coming
 out are counted too (connection failures, disconnect reasons) without the core knowing
-about Prometheus or logging.
+about Prometheus or logging. It also keeps each outbound address's recovery context
+(``/v1/peers`` ``recovery``): the driver records TCP connect attempts and their errors;
+here a connection that ends (a failed handshake, a lost peer) is recorded with the
+class of its reason, and a completed handshake ends the recovery.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from aureond.p2p.actions import (
     TipUpdated,
 )
 from aureond.p2p.durable import DurableHeaders
-from aureond.p2p.events import ConnectFailed, Event, PeerDisconnected
+from aureond.p2p.events import ConnectFailed, Event, PeerConnected, PeerDisconnected, PeerId
 from aureond.p2p.node import P2PProtocol
 from aureond.p2p.timeoffsets import TimeOffsets
-from aureond.store.peers import PeerBook
+from aureond.resilience.classify import ErrorClass
+from aureond.resilience.recovery import RecoveryBook
+from aureond.store.peers import PeerAddress, PeerBook
 
 __all__ = ["NodeObserver", "ObservedCore"]
 
@@ -42,6 +47,12 @@ log = structlog.get_logger("aureond.node")
 
 PROGRESS_LOG_INTERVAL = 10.0
 """Seconds between sync progress lines while many headers arrive."""
+END_CLASSES = {"handshake-timeout": ErrorClass.TIMEOUT, "connect-timeout": ErrorClass.TIMEOUT,
+               "ping-timeout": ErrorClass.TIMEOUT, "eof": ErrorClass.TEMPORARY,
+               "reset": ErrorClass.TEMPORARY, "send-queue-full": ErrorClass.TEMPORARY,
+               "stale-tip-rotation": ErrorClass.TEMPORARY}
+"""The error class of a connection's end, by reason; any other reason (a protocol
+error, a refused version, misbehaviour) is PERMANENT."""
 
 
 class NodeObserver:
@@ -124,14 +135,28 @@ class ObservedCore:
     """The P2P core with its inputs and commands counted on the way through."""
 
     def __init__(self, core: P2PProtocol, metrics: NodeMetrics, errors: ErrorRateTracker,
-                 peerbook: PeerBook, observer: NodeObserver) -> None:
+                 peerbook: PeerBook, observer: NodeObserver,
+                 recovery: RecoveryBook[PeerAddress] | None = None) -> None:
         self._core = core
         self._metrics = metrics
         self._errors = errors
         self._peerbook = peerbook
         self._observer = observer
+        self._recovery = recovery
+        self._stages: dict[PeerId, str] = {}  # outbound connections up, by stage
+
+    def _ended(self, peer: PeerId, reason: str) -> None:
+        stage = self._stages.pop(peer, None)
+        if self._recovery is None or stage is None:
+            return  # a failed connect (the driver recorded it), or an inbound peer
+        self._recovery.failed_as(peer.address, END_CLASSES.get(reason, ErrorClass.PERMANENT),
+                                 "PeerDisconnected", f"{stage} ended: {reason}")
 
     def handle(self, event: Event) -> list[Action]:
+        if isinstance(event, PeerDisconnected):
+            self._ended(event.peer, event.reason)
+        elif isinstance(event, PeerConnected) and not event.inbound:
+            self._stages[event.peer] = "handshake"
         match event:
             case ConnectFailed(peer=peer, reason=reason):
                 self._errors.record_error("connect")
@@ -148,4 +173,9 @@ class ObservedCore:
             if isinstance(action, Disconnect):
                 self._metrics.on_peer_disconnected(action.reason)
                 self._observer.connected_at.pop(action.peer.slot, None)
+                self._ended(action.peer, action.reason)
+            elif isinstance(action, HandshakeCompleted) and action.peer in self._stages:
+                self._stages[action.peer] = "connection"
+                if self._recovery is not None:
+                    self._recovery.recovered(action.peer.address)
         return actions

@@ -14,6 +14,7 @@ from aureond.p2p.headerchain import HeaderChain
 from aureond.p2p.interfaces import Breaker
 from aureond.p2p.manager import ConnState
 from aureond.p2p.node import P2PProtocol
+from aureond.resilience.recovery import RecoveryContext
 from aureond.store.peers import PeerAddress, PeerBook
 
 __all__ = ["DaemonView"]
@@ -25,7 +26,9 @@ class DaemonView:
     def __init__(self, *, network: str, chain: HeaderChain, protocol: P2PProtocol,
                  peerbook: PeerBook, dashboard: HealthDashboard, clock: Clock,
                  breaker_of: Callable[[PeerAddress], Breaker | None],
-                 connected_at: dict[int, float], started: float) -> None:
+                 connected_at: dict[int, float], started: float,
+                 recovery_of: Callable[[PeerAddress], RecoveryContext | None] | None = None
+                 ) -> None:
         self._network = network
         self._chain = chain
         self._protocol = protocol
@@ -35,6 +38,7 @@ class DaemonView:
         self._breaker_of = breaker_of
         self._started = started
         self._connected_since = connected_at
+        self._recovery_of = recovery_of if recovery_of is not None else _no_recovery
 
     @property
     def network(self) -> str:
@@ -99,7 +103,8 @@ class DaemonView:
                 ban_reason=ban.reason if ban else None,
                 ban_expires=ban.until if ban else None,
                 user_agent=summary.user_agent, start_height=summary.height,
-                connected_since=self._connected_since.get(summary.peer.slot)))
+                connected_since=self._connected_since.get(summary.peer.slot),
+                recovery=self._recovery_of(address)))
         for address in self._protocol.manager.addresses():
             breaker = self._breaker_of(address)
             if address in seen or breaker is None:
@@ -110,11 +115,16 @@ class DaemonView:
                                 breaker=_breaker_state(breaker),
                                 score=record.score if record is not None else 0.0,
                                 ban_reason=ban.reason if ban else None,
-                                ban_expires=ban.until if ban else None))
+                                ban_expires=ban.until if ban else None,
+                                recovery=self._recovery_of(address)))
         return out
 
     def health(self) -> HealthReport:
         return self._dashboard.evaluate()
+
+
+def _no_recovery(_address: PeerAddress) -> RecoveryContext | None:
+    return None
 
 
 def _breaker_state(breaker: Breaker | None) -> str:

@@ -134,7 +134,7 @@ async def test_peers_lists_slots_and_bans_without_secrets(client: Client, view: 
     assert banned == {"slot": 3, "address": "198.51.100.7:8333", "state": "disconnected",
                       "breaker": "open", "score": -5.0, "ban_reason": "invalid-header",
                       "ban_expires": "2023-11-15T22:13:20.000Z", "user_agent": None,
-                      "start_height": None, "connected_since": None}
+                      "start_height": None, "connected_since": None, "recovery": None}
     assert body["peers"][0]["connected_since"] == "2023-11-14T22:13:20.000Z"
 
 

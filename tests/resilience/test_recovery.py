@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from aureond.clock import FakeClock
-from aureond.resilience import ErrorClass, RecoveryTracker
+from aureond.resilience import ErrorClass, RecoveryBook, RecoveryTracker
 from aureond.resilience.recovery import MAX_RECORDED_ERRORS
 
 
@@ -50,3 +50,26 @@ def test_empty_context() -> None:
     context = RecoveryTracker("op", FakeClock()).snapshot()
     assert context.last_error is None
     assert context.attempts == 0
+
+
+def test_book_keeps_one_recovery_per_key_until_it_recovers() -> None:
+    clock = FakeClock()
+    book: RecoveryBook[str] = RecoveryBook("connect", clock, max_keys=2)
+    for _ in range(3):
+        book.attempt("a")
+        book.failed("a", ConnectionRefusedError("refused"), ErrorClass.TEMPORARY)
+    book.attempt("b")
+    book.failed_as("b", ErrorClass.TIMEOUT, "PeerDisconnected", "handshake ended: timeout")
+    a = book.context("a")
+    assert a is not None
+    assert a.attempts == 3
+    assert len(a.errors) == 3
+    b = book.context("b")
+    assert b is not None
+    assert b.last_error is not None
+    assert b.last_error.error_class is ErrorClass.TIMEOUT
+    book.attempt("c")  # a third key pushes out the least recently touched ("a")
+    assert book.context("a") is None
+    assert len(book) == 2
+    book.recovered("b")
+    assert book.context("b") is None
