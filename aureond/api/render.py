@@ -100,7 +100,19 @@ def recovery_json(context: RecoveryContext) -> dict[str, Any]:
 
 
 def peers_summary(peers: Sequence[PeerInfo]) -> dict[str, Any]:
-    """Counts by connection state, and how many are banned."""
+    """Counts by connection state, how many are banned, and the peers recovering."""
     by_state = Counter(p.state for p in peers)
     return {"total": len(peers), "by_state": dict(sorted(by_state.items())),
-            "banned": sum(1 for p in peers if p.ban_reason is not None)}
+            "banned": sum(1 for p in peers if p.ban_reason is not None),
+            "recovering": [_recovering_json(p.address, p.recovery) for p in peers
+                           if p.recovery is not None]}
+
+
+def _recovering_json(address: str, recovery: RecoveryContext) -> dict[str, Any]:
+    """A peer that is failing: its attempts and its last error (all of them in
+    ``/v1/peers``)."""
+    last = recovery.last_error
+    return {"address": address, "attempts": recovery.attempts,
+            "last_error": None if last is None else {
+                "class": last.error_class.value, "type": last.error_type,
+                "at": rfc3339(last.at), "message": last.message}}

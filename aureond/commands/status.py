@@ -176,7 +176,24 @@ def render_status(node: NodeStatus) -> str:
     lines += ["", "Peers",
               f"  total {_shown(_field(peers, 'total'))}: {states}; "
               f"banned {_shown(_field(peers, 'banned'))}"]
+    lines += _recovering(_field(peers, "recovering"))
     return "\n".join(lines) + "\n"
+
+
+def _recovering(peers: object) -> list[str]:
+    """One line per failing peer: attempts since it last worked and its last error."""
+    if not isinstance(peers, list) or not peers:
+        return []
+    lines = ["  recovering:"]
+    for peer in peers:
+        if not isinstance(peer, Mapping):
+            continue
+        last = peer.get("last_error")
+        error = (f"last {last.get('class')} {last.get('type')}: {last.get('message')} "
+                 f"at {last.get('at')}" if isinstance(last, Mapping) else "no error yet")
+        lines.append(f"    {_shown(peer.get('address'))}: "
+                     f"{_shown(peer.get('attempts'))} attempts, {error}")
+    return lines
 
 
 # --- the command ----------------------------------------------------------------------

@@ -67,7 +67,7 @@ async def test_status_has_tip_sync_peers_uptime_version(client: Client, view: Fa
     assert body["tip"]["height"] == TIP_HEIGHT
     assert body["best_peer_height"] == 830592
     assert body["sync"] == {"state": "synced", "progress": 1.0, "ready": True, "reasons": []}
-    assert body["peers"] == {"total": 3, "banned": 1,
+    assert body["peers"] == {"total": 3, "banned": 1, "recovering": [],
                              "by_state": {"connected": 1, "connecting": 1, "disconnected": 1}}
 
 

@@ -5,13 +5,15 @@ The node is the real ``aureond run`` process with one ``--connect`` to a loopbac
 that nothing listens on: every TCP connect is refused. Each dial runs its connect
 through the retry loop, so ``aureond_retries_total{operation="connect",
 error_type="temporary"}`` rises on ``/metrics``; every refused attempt lands in the
-peer's ``recovery`` in ``/v1/peers``. The breaker is kept from opening (a high
+peer's ``recovery`` in ``/v1/peers``, and ``aureond status`` names the failing peer. The breaker is kept from opening (a high
 threshold) so the dials go on for the whole test.
 """
 
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +87,11 @@ def test_a_dead_peer_shows_its_failed_attempts(tmp_path: Path) -> None:
         stamps = [e["at"] for e in errors]
         assert stamps == sorted(stamps)
         assert peer["state"] in {"idle", "connecting"}
+        # The operator's report names the failing peer and its last error.
+        report = subprocess.run([sys.executable, "-m", "aureond", "status", "--url",
+                                 daemon.url], capture_output=True, text=True, timeout=30,
+                                check=False)
+        line = next((x for x in report.stdout.splitlines() if x.strip().startswith(dead)),
+                    None)
+        assert line is not None, report.stdout + report.stderr
+        assert "attempts, last temporary ConnectionRefusedError" in line, line
