@@ -115,6 +115,12 @@ class P2PConfig(_Section):
     breaker_failures: int = Field(default=3, ge=1)
     """Consecutive connection failures that open a peer's circuit breaker."""
     breaker_open_seconds: float = Field(default=30.0, gt=0)
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    """Share of failed dials over the window that opens a peer's breaker ..."""
+    breaker_window_seconds: float = Field(default=600.0, gt=0)
+    """... judged over this sliding window ..."""
+    breaker_minimum_calls: int = Field(default=6, ge=1)
+    """... once it holds at least this many dials."""
     messages_per_second: float = Field(default=200.0, gt=0)
     """Per-peer token bucket for messages we send."""
 

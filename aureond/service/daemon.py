@@ -56,7 +56,7 @@ from aureond.monitoring.loop_lag import LoopLagMonitor
 from aureond.monitoring.prometheus import NodeMetrics
 from aureond.monitoring.resilience_metrics import ResilienceMetrics
 from aureond.monitoring.throughput import ThroughputTracker
-from aureond.p2p.dialing import connect_policy
+from aureond.p2p.dialing import connect_policy, dial_deadline
 from aureond.p2p.driver import P2PDriver
 from aureond.p2p.durable import DurableHeaders
 from aureond.p2p.events import BanLifted, PeerId
@@ -154,9 +154,14 @@ class Daemon:
 
     def _breaker(self, name: str) -> CircuitBreaker:
         p2p = self.settings.p2p
+        # A probe is one dial: it must have the time a dial may take, or a peer that is
+        # back but slow to handshake would be judged dead and kept open.
         breaker = CircuitBreaker(name, self.clock, BreakerConfig(
             failure_threshold=p2p.breaker_failures, open_timeout=p2p.breaker_open_seconds,
-            success_threshold=1, minimum_calls=1_000_000))
+            success_threshold=1, failure_rate_threshold=p2p.breaker_failure_rate,
+            window_seconds=p2p.breaker_window_seconds,
+            minimum_calls=p2p.breaker_minimum_calls,
+            probe_timeout=dial_deadline(p2p.connect_timeout, p2p.handshake_timeout)))
         self._breakers[name] = breaker
         self._resilience_metrics.watch_breaker(breaker)
         return breaker

@@ -15,7 +15,9 @@ instead, once per connection, is its :class:`Behaviour`:
 * ``REPLAY``: answers every ``getheaders`` with the first full batch of the served
   chain, which the node already has.
 
-``claim`` makes the peer's ``version`` claim more blocks than it serves.
+``claim`` makes the peer's ``version`` claim more blocks than it serves;
+``version_delay`` makes it wait that many seconds before answering a ``version`` (a
+slow handshake); ``bind_port`` picks the port it listens on (0: the kernel's choice).
 
 ``faults`` counts the faults actually delivered, so the scenario can check that each
 one was seen and handled by the node. Servers stop with :meth:`close`; nothing here
@@ -121,12 +123,15 @@ class FakePeer:
     """One loopback peer server; see the module docstring."""
 
     def __init__(self, params: NetworkParams, chain: ServedChain, behaviour: Behaviour,
-                 *, nonce: int, clock_offset: int = 0, claim: int = 0) -> None:
+                 *, nonce: int, clock_offset: int = 0, claim: int = 0,
+                 version_delay: float = 0.0, bind_port: int = 0) -> None:
         self.params = params
         self.chain = chain
         self.behaviour = behaviour
         self.clock_offset = clock_offset
         self.claim = claim
+        self.version_delay = version_delay
+        self.bind_port = bind_port
         self.getheaders = 0
         self.faults = 0
         self.connections = 0
@@ -142,7 +147,7 @@ class FakePeer:
         return self._port
 
     async def start(self) -> FakePeer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.bind_port)
         self._port = int(self._server.sockets[0].getsockname()[1])
         return self
 
@@ -209,8 +214,13 @@ class FakePeer:
 
     def _on_message(self, message: Message, writer: asyncio.StreamWriter) -> None:
         if isinstance(message, Version):
-            writer.write(self._encode(self._version(message.timestamp)))
-            writer.write(self._encode(Verack()))
+            answer = (self._encode(self._version(message.timestamp + round(self.version_delay)))
+                      + self._encode(Verack()))
+            if self.version_delay > 0:
+                asyncio.get_running_loop().call_later(self.version_delay, _write_open,
+                                                      writer, answer)
+            else:
+                writer.write(answer)
         elif isinstance(message, Verack):
             self._after_handshake(writer)
         elif isinstance(message, Ping):
@@ -264,6 +274,11 @@ class FakePeer:
             if height is not None:
                 return self.chain.raw_at(height)
         return None
+
+
+def _write_open(writer: asyncio.StreamWriter, data: bytes) -> None:
+    if not writer.is_closing():
+        writer.write(data)
 
 
 @functools.cache
