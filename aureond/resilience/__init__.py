@@ -3,7 +3,7 @@
 Everything here takes its time from an injected :class:`~aureond.clock.Clock` and its
 randomness from an injected :class:`~aureond.clock.RandomSource`, and reports through
 listener callbacks (``on_state_change``, ``on_rejection``, ``on_rate_limited``,
-``on_retry``, ``on_change``); ``aureond.monitoring.resilience_metrics`` turns those into
+``on_retry``, ``on_change``); ``aureond.service.resilience_metrics`` turns those into
 Prometheus metrics. Names given to breakers, buckets and operations become metric
 labels, so the caller keeps them bounded (roles or peer slots, never addresses).
 """

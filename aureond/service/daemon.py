@@ -54,7 +54,6 @@ from aureond.monitoring.health import ComponentCheck, HealthDashboard
 from aureond.monitoring.latency import LatencyTracker
 from aureond.monitoring.loop_lag import LoopLagMonitor
 from aureond.monitoring.prometheus import NodeMetrics
-from aureond.monitoring.resilience_metrics import ResilienceMetrics
 from aureond.monitoring.throughput import ThroughputTracker
 from aureond.p2p.dialing import connect_policy, dial_deadline
 from aureond.p2p.driver import P2PDriver
@@ -77,6 +76,7 @@ from aureond.service.bans import NodeBans
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
 from aureond.service.peersaver import PeerBookSaver
+from aureond.service.resilience_metrics import ResilienceMetrics
 from aureond.service.sdnotify import Notifier, watchdog_interval
 from aureond.service.state_driver import StateDriver, open_state
 from aureond.service.state_view import DaemonStateView

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from aureond.api.metrics import ApiMetrics
 from aureond.monitoring.prometheus import NodeMetrics
-from aureond.monitoring.resilience_metrics import ResilienceMetrics
+from aureond.service.resilience_metrics import ResilienceMetrics
 from tests.deploy.contract import DESIGN_SERIES, PROMETHEUS_SERIES
 from tests.deploy.parsing import (
     DEPLOY,

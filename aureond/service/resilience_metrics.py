@@ -1,5 +1,9 @@
 """Prometheus metrics for the resilience and caching primitives.
 
+It sits in the wiring layer because it knows both: ``resilience``, ``caching`` and
+``monitoring`` are leaves that import no other layer (the import contracts in
+``pyproject.toml``), and only the service puts them together.
+
 :class:`ResilienceMetrics` registers its metrics on the :class:`CollectorRegistry` it is
 given (never the process default) and subscribes to the listener hooks of the pieces it
 is asked to watch:

@@ -11,7 +11,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from aureond.caching import BatchProcessor, LRUCache, TTLCache
 from aureond.clock import FakeClock, SeededRandom
 from aureond.errors import RateLimitedError
-from aureond.monitoring.resilience_metrics import ResilienceMetrics
 from aureond.resilience import (
     BreakerConfig,
     CircuitBreaker,
@@ -20,6 +19,7 @@ from aureond.resilience import (
     RetryPolicy,
     TokenBucket,
 )
+from aureond.service.resilience_metrics import ResilienceMetrics
 
 
 @pytest.fixture
