@@ -1,14 +1,14 @@
 """The HTTP API: ``/``, ``/metrics``, ``/health*`` and ``/v1/*`` over aiohttp.
 
-The daemon implements :class:`NodeView`, checks the bind with :func:`check_bind`
-(after :func:`load_token`), builds the app with :func:`create_app` and serves it with
-:func:`start_http`.
+The daemon implements :class:`NodeView`, reads the token with :func:`load_token`, builds
+:class:`ApiSettings` (which refuses a bind beyond loopback without a token), the app
+with :func:`create_app`, and serves it with :func:`start_http`.
 """
 
 from __future__ import annotations
 
 from aureond.api.app import HTTP_LIMITER_NAME, create_app, start_http
-from aureond.api.auth import check_bind, is_loopback, load_token
+from aureond.api.auth import is_loopback, load_token
 from aureond.api.endpoint import LIMITER_KEY, Endpoint, RequestOutcomes
 from aureond.api.readiness import assess_sync
 from aureond.api.settings import ApiSettings
@@ -38,7 +38,6 @@ __all__ = [
     "SyncState",
     "TipInfo",
     "assess_sync",
-    "check_bind",
     "create_app",
     "is_loopback",
     "load_token",

@@ -1,9 +1,11 @@
-"""Bearer-token auth for requests that change state, and the bind safety check.
+"""Bearer-token auth for requests that change state, and the one loopback test.
 
 Bound to loopback, everything is open. Bound beyond it, state-changing requests need
 ``Authorization: Bearer <token>``; the token is compared in constant time. Reads,
-``/metrics`` and ``/health*`` stay open. The daemon calls :func:`check_bind` at start-up
-so a non-loopback bind without a token never starts.
+``/metrics`` and ``/health*`` stay open. A non-loopback bind without a token never
+starts: :class:`~aureond.api.settings.ApiSettings` refuses it when the daemon builds
+its settings (after :func:`load_token`), and ``start_http`` refuses an app built for
+loopback on any other address.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ __all__ = [
     "CREDENTIAL_NAME",
     "MIN_TOKEN_LENGTH",
     "check_bearer",
-    "check_bind",
     "is_loopback",
     "load_token",
 ]
@@ -29,7 +30,6 @@ CREDENTIAL_NAME = "http-token"
 
 MIN_TOKEN_LENGTH = 16
 """Shortest token accepted: anything shorter is guessable over the network."""
-
 
 
 def is_loopback(host: str) -> bool:
@@ -66,13 +66,6 @@ def load_token(token_file: Path | None, credentials_directory: str | None = None
                           f"{MIN_TOKEN_LENGTH} characters without spaces (e.g. "
                           "`openssl rand -hex 32`)")
     return token
-
-
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse (``ConfigError``) to serve beyond loopback without a token."""
-    if token is None and not is_loopback(host):
-        raise ConfigError("http.listen", f"binding {host} is beyond loopback and needs a "
-                          "bearer token: set http.token_file, or bind 127.0.0.1")
 
 
 def check_bearer(authorization: str | None, token: str) -> None:

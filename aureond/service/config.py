@@ -8,7 +8,6 @@ Nested keys map to environment variables with a double underscore:
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from pathlib import Path
@@ -50,15 +49,6 @@ def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int
     if not host or not 0 < port < 65536:
         raise ValueError(f"{text!r} is not HOST:PORT with a port in 1-65535")
     return host, port
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Section(BaseModel):

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from aureond.api import ApiSettings, Endpoint, check_bind, create_app, load_token, start_http
+from aureond.api import ApiSettings, Endpoint, create_app, load_token, start_http
 from aureond.api.auth import check_bearer, is_loopback
 from aureond.api.routes import DEFAULT_AREAS
 from aureond.clock import FakeClock
@@ -93,11 +93,11 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def test_check_bind_refuses_beyond_loopback_without_token() -> None:
-    check_bind("127.0.0.1", None)
-    check_bind("0.0.0.0", TOKEN)
+def test_settings_refuse_beyond_loopback_without_token() -> None:
+    assert not ApiSettings(bind_host="127.0.0.1").auth_required
+    assert ApiSettings(bind_host="0.0.0.0", token=TOKEN).auth_required
     with pytest.raises(ConfigError) as info:
-        check_bind("0.0.0.0", None)
+        ApiSettings(bind_host="0.0.0.0")
     assert info.value.field == "http.listen"
     with pytest.raises(ConfigError):
         ApiSettings(bind_host="10.0.0.1")

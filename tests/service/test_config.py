@@ -17,7 +17,6 @@ from aureond.service import config as config_module
 from aureond.service.config import (
     HttpConfig,
     Settings,
-    is_loopback,
     load_settings,
     parse_hostport,
 )
@@ -215,8 +214,3 @@ def test_hostport_round_trips(port: int, host: str) -> None:
     assert parse_hostport(f"[{host}]:{port}") == (host, port)
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("localhost", True),
-    ("0.0.0.0", False), ("::", False), ("10.0.0.1", False), ("example.org", False)])
-def test_is_loopback(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
