@@ -4,6 +4,14 @@ Ready means synced: at least one connected peer, our tip within one block of the
 height the peers report, and a tip that is not stale. Catching up is its own state
 (``initial-sync``, with progress), not a failure; ``stalled`` is catching up without
 making progress, or a tip too old for the network.
+
+This is the one classifier of what the node reports (``/health/ready``, ``/v1/status``,
+systemd's status line) and it has one staleness rule: a tip older than
+``DEFAULT_STALE_AFTER`` (2 h, shared with the ``sync`` health check). The sync core's
+own stale-tip detector (three block intervals, 30 min on Bitcoin) only makes it ask
+every peer for headers again, as Bitcoin Core does; roughly one block in twenty takes
+longer than that, so it must not turn a synced node unready. "Progressing" is the
+core's fact: a sync peer is serving the missing headers.
 """
 
 from __future__ import annotations
@@ -26,13 +34,13 @@ def assess_sync(*, tip_height: int, tip_time: float, best_peer_height: int | Non
                 stale_after: float = DEFAULT_STALE_AFTER) -> SyncInfo:
     """Classify the sync state from raw figures; ``now`` is Unix time.
 
-    ``progressing`` is False when the node has not moved its tip for a while although
-    peers are ahead (the stale-tip detector knows); that turns catching up into stalled.
+    ``progressing`` is False when peers are ahead and none is serving the missing
+    headers (the sync core has no sync peer); that turns catching up into stalled.
     """
     best = tip_height if best_peer_height is None else max(best_peer_height, 0)
     progress = 1.0 if best <= 0 else min(1.0, max(tip_height, 0) / best)
     if connected_peers < 1:
-        return SyncInfo(SyncState.NO_PEERS, progress, ("no connected peer",))
+        return SyncInfo(SyncState.CONNECTING, progress, ("no connected peer",))
     if best_peer_height is None:
         return SyncInfo(SyncState.INITIAL_SYNC, progress,
                         ("no peer has reported its height yet",))

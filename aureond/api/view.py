@@ -13,13 +13,13 @@ write. Times are Unix seconds (wall clock).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from aureond.chain.header import BlockHeader
 from aureond.monitoring.health import HealthReport
+from aureond.p2p.actions import SyncState
 from aureond.resilience.recovery import RecoveryContext
 
 __all__ = [
@@ -57,19 +57,6 @@ class HeaderInfo:
     header: BlockHeader
     height: int
     on_best_chain: bool
-
-
-class SyncState(enum.StrEnum):
-    """Where the node is in following the chain."""
-
-    NO_PEERS = "no-peers"
-    """No connected peer: nothing to sync from."""
-    INITIAL_SYNC = "initial-sync"
-    """Catching up with the peers (see ``SyncInfo.progress``); alive, not ready."""
-    SYNCED = "synced"
-    """Tip within one block of the best peer height and not stale."""
-    STALLED = "stalled"
-    """Peers are ahead or the tip is stale, and no progress is being made."""
 
 
 @dataclass(frozen=True, slots=True)

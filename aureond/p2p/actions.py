@@ -8,7 +8,7 @@ are short bounded tags, fit for metric labels; a ``PeerId`` never is).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from aureond.chain.tree import TipChanged
 from aureond.p2p.events import PeerId
@@ -146,17 +146,23 @@ class RequestCompleted:
     seconds: float
 
 
-class SyncState(Enum):
-    """Where header sync stands, for readiness and metrics."""
+class SyncState(StrEnum):
+    """Where header sync stands: the one vocabulary of the sync core's notifications,
+    ``/health/ready``, ``/v1/status`` and the CLI.
 
-    CONNECTING = "connecting"
-    """No peer has finished the handshake."""
-    INITIAL_SYNC = "initial_sync"
+    The values are the HTTP contract's words. The sync core classifies from what it
+    knows (peers, the sync peer, chain work); ``aureond.api.readiness.assess_sync``
+    classifies what the node reports, adding the tip's age.
+    """
+
+    CONNECTING = "no-peers"
+    """No peer has finished the handshake: nothing to sync from yet."""
+    INITIAL_SYNC = "initial-sync"
     """Peers know more headers than we have, and one of them is serving them."""
     SYNCED = "synced"
-    """Within one header of the best peer, with at least the minimum chain work."""
+    """Within one header of the best peer (and, for the core, the minimum chain work)."""
     STALLED = "stalled"
-    """Behind, and no peer is currently able to serve what is missing."""
+    """Behind with no peer serving what is missing, or (as reported) a stale tip."""
 
 
 @dataclass(frozen=True, slots=True)

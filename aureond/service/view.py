@@ -84,7 +84,7 @@ class DaemonView:
         return assess_sync(tip_height=self._chain.tip_height, tip_time=self._chain.tip_time,
                            best_peer_height=self.best_peer_height(),
                            connected_peers=self.connected_peers(), now=now,
-                           progressing=status.sync_peer is not None or not status.tip_stale)
+                           progressing=status.sync_peer is not None)
 
     def peers(self) -> Sequence[PeerInfo]:
         out: list[PeerInfo] = []

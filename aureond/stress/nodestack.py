@@ -175,7 +175,7 @@ class StackView:
         return assess_sync(tip_height=stack.chain.tip_height, tip_time=stack.chain.tip_time,
                            best_peer_height=self.best_peer_height(),
                            connected_peers=self._connected(), now=now,
-                           progressing=status.sync_peer is not None or not status.tip_stale)
+                           progressing=status.sync_peer is not None)
 
     def peers(self) -> list[PeerInfo]:
         return []

@@ -13,7 +13,7 @@ NOW = 1_700_000_000.0
 FRESH = NOW - 600
 STALE = NOW - DEFAULT_STALE_AFTER - 1
 
-S, SY, N, X = SyncState.SYNCED, SyncState.INITIAL_SYNC, SyncState.NO_PEERS, SyncState.STALLED
+S, SY, N, X = SyncState.SYNCED, SyncState.INITIAL_SYNC, SyncState.CONNECTING, SyncState.STALLED
 
 
 @pytest.mark.parametrize(("tip", "tip_time", "best", "peers", "progressing", "state"), [

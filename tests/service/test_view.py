@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from aureond import __version__
-from aureond.api.view import SyncState
+from aureond.api.readiness import DEFAULT_STALE_AFTER
 from aureond.chain.params import REGTEST
 from aureond.clock import FakeClock, SeededRandom
-from aureond.monitoring.checks import evaluate_peers
+from aureond.monitoring.checks import evaluate_peers, evaluate_sync
 from aureond.monitoring.health import HealthDashboard, HealthStatus
-from aureond.p2p.actions import Connect, Send
+from aureond.p2p.actions import Connect, Send, SyncState
 from aureond.p2p.events import MessageReceived, PeerConnected, PeerId, Tick
 from aureond.p2p.headerchain import HeaderChain
 from aureond.p2p.manager import PeerManager
@@ -113,7 +113,7 @@ def test_without_peers_nothing_is_claimed(node: Node) -> None:
     assert node.view.connected_peers() == 0
     assert node.view.best_peer_height() is None
     sync = node.view.sync()
-    assert (sync.state, sync.ready, sync.reasons) == (SyncState.NO_PEERS, False,
+    assert (sync.state, sync.ready, sync.reasons) == (SyncState.CONNECTING, False,
                                                       ("no connected peer",))
     (idle,) = node.view.peers()
     assert (idle.address, idle.state, idle.breaker, idle.ban_reason) == (
@@ -142,6 +142,21 @@ def test_a_peer_at_our_height_means_synced(node: Node) -> None:
     _handshake(node, TIP)
     sync = node.view.sync()
     assert (sync.state, sync.ready, sync.progress) == (SyncState.SYNCED, True, 1.0)
+
+
+def test_a_tip_past_three_block_intervals_is_still_ready(node: Node) -> None:
+    """The core's stale-tip detector fires after three block intervals (it asks every
+    peer again); what the node reports goes stale only after the 2 h rule."""
+    _handshake(node, TIP)
+    node.clock.advance(45 * 60.0)
+    assert node.protocol.status(node.clock.wall()).tip_stale
+    sync = node.view.sync()
+    assert (sync.state, sync.ready) == (SyncState.SYNCED, True)
+    node.clock.advance(DEFAULT_STALE_AFTER - 45 * 60.0)
+    assert node.view.sync().state is SyncState.STALLED
+    assert evaluate_sync(TIP, node.view.best_peer_height(),
+                         node.clock.wall() - node.chain.tip_time).status is (
+        HealthStatus.DEGRADED)
 
 
 def test_a_peer_at_genesis_has_no_height_to_report(node: Node) -> None:
