@@ -58,6 +58,8 @@ PEER_STATES = frozenset({"connecting", "handshaking", "connected", "disconnectin
 DISCONNECT_REASONS = frozenset({
     # The connection ended under us (the P2P driver).
     "eof", "reset", "protocol-error", "send-queue-full",
+    # An error of our own while handling the peer's messages (the store's is fatal).
+    "internal-error", "store-error",
     # The handshake failed.
     "handshake-timeout", "self-connection", "obsolete-version", "missing-services",
     "verack-before-version",

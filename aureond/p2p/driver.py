@@ -11,6 +11,12 @@ It carries out the core's commands and feeds it events (see ``aureond.p2p``):
   ``MessageReceived``; a framing or decoding error closes the connection and becomes
   ``PeerDisconnected(reason="protocol-error")``; end of stream ``"eof"``, a socket
   error ``"reset"``;
+* any other error while the core handles that connection's events closes it too, with
+  ``"internal-error"`` (logged once, with the traceback), so the peer's slot is freed
+  at once and the node goes on; a ``StoreError`` there closes it with
+  ``"store-error"`` and goes to ``on_store_error``: the daemon passes
+  ``DurableHeaders.fail``, which stops the node with the store error exit code, as a
+  failed write does;
 * ``Send`` queues the encoded message on the connection's bounded send queue; a
   writer task takes a token from the peer's token bucket for each message, writes and
   drains (a queue that fills up disconnects the peer: ``"send-queue-full"``);
@@ -41,7 +47,7 @@ import structlog
 
 from aureond.chain.params import NetworkParams
 from aureond.clock import Clock
-from aureond.errors import ProtocolError, RetryExhaustedError
+from aureond.errors import ProtocolError, RetryExhaustedError, StoreError
 from aureond.p2p.actions import (
     Action,
     Connect,
@@ -111,7 +117,8 @@ class P2PDriver:
                  backpressure: Callable[[], Awaitable[None]] | None = None,
                  give_way: Callable[[], bool] | None = None,
                  connect_retry: Retrier | None = None, dns_retry: Retrier | None = None,
-                 recovery: RecoveryBook[PeerAddress] | None = None) -> None:
+                 recovery: RecoveryBook[PeerAddress] | None = None,
+                 on_store_error: Callable[[StoreError], None] | None = None) -> None:
         self._core = core
         self._params = params
         self._clock = clock
@@ -126,6 +133,7 @@ class P2PDriver:
         self._connect_retry = connect_retry
         self._dns_retry = dns_retry
         self._recovery = recovery
+        self._on_store_error = on_store_error
         self._connections: dict[PeerId, _Connection] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._resolving = False
@@ -230,13 +238,15 @@ class P2PDriver:
         conn = _Connection(peer, writer)
         self._connections[peer] = conn
         conn.tasks.append(asyncio.ensure_future(self._write_loop(conn)))
-        self._dispatch(PeerConnected(peer, self._clock.wall()))
         await self._read_loop(conn, reader)
 
     async def _read_loop(self, conn: _Connection, reader: asyncio.StreamReader) -> None:
+        """Announce the connection, then feed the core its messages until it ends; every
+        way out closes it and tells the core why (see the module docstring)."""
         decoder = FrameDecoder(self._params.magic, self._params.max_payload)
         reason = "eof"
         try:
+            self._dispatch(PeerConnected(conn.peer, self._clock.wall()))
             while not conn.closed:
                 data = await reader.read(READ_CHUNK)
                 if not data:
@@ -259,6 +269,14 @@ class P2PDriver:
             log.info("p2p.protocol_error", peer=str(conn.peer), error=str(exc))
         except (ConnectionError, OSError):
             reason = "reset"
+        except StoreError as exc:
+            reason = "store-error"
+            log.error("p2p.store_error", peer=str(conn.peer), exc_info=exc)
+            if self._on_store_error is not None:
+                self._on_store_error(exc)
+        except Exception as exc:  # a bug here must not leave the peer's slot taken
+            reason = "internal-error"
+            log.error("p2p.internal_error", peer=str(conn.peer), exc_info=exc)
         if not conn.closed:
             self._close(conn.peer)
             self._dispatch(PeerDisconnected(conn.peer, reason, self._clock.wall()))

@@ -118,7 +118,7 @@ class DurableHeaders:
                     self._room.set()
                 await asyncio.sleep(0)
         except StoreError as exc:
-            self._fail(exc)
+            self.fail(exc)
             return
         finally:
             self._room.set()
@@ -127,12 +127,17 @@ class DurableHeaders:
         self._submitting.add(task)
         task.add_done_callback(self._submitting.discard)
 
-    def _fail(self, exc: StoreError) -> None:
+    def fail(self, exc: StoreError) -> None:
+        """A store error is fatal: the store check fails, it is counted and logged, and
+        ``failure`` is set, which the daemon raises to stop with the store error exit
+        code. For this writer's own failures and for one while the P2P core handles a
+        message (the driver's ``on_store_error``)."""
         self.healthy = False
-        self.failure = exc
+        if self.failure is None:
+            self.failure = exc
         if self._on_error is not None:
             self._on_error()
-        log.error("store.write_failed", error=str(exc))
+        log.error("store.failed", error=str(exc))
 
     async def _submit(self, headers: int) -> None:
         try:
@@ -156,7 +161,7 @@ class DurableHeaders:
         try:
             self._chain.write_pending()
         except StoreError as exc:
-            self._fail(exc)
+            self.fail(exc)
         if self._submitting:
             await asyncio.gather(*self._submitting, return_exceptions=True)
         with contextlib.suppress(BatchFlushError):

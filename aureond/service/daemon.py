@@ -255,7 +255,7 @@ class Daemon:
                            ban=peerbook.ban, resolver=None if use_seeds else no_seeds,
                            backpressure=durable.wait_for_room, give_way=activity.busy,
                            connect_retry=connect_retry, dns_retry=dns_retry,
-                           recovery=recovery)
+                           recovery=recovery, on_store_error=durable.fail)
 
         dashboard = HealthDashboard(self.clock, service_id="aureond", version=__version__,
                                     description=f"aureond SPV node ({self.params.name})")

@@ -210,7 +210,8 @@ class NodeStack:
 
         self.driver = P2PDriver(self.recorder, params, clock, connect_timeout=5.0,
                                 resolver=no_seeds, backpressure=self.durable.wait_for_room,
-                                give_way=activity.busy if activity is not None else None)
+                                give_way=activity.busy if activity is not None else None,
+                                on_store_error=self.durable.fail)
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> NodeStack:
