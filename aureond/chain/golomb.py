@@ -50,10 +50,12 @@ MAX_P = 32
 #: calls for all of them, so more lanes spread the calls' cost thinner. Memory: one
 #: byte per 16 bits of the longest stream, per lane.
 _WALK_LANES = 512
-#: Steps of the walk whose table indices are held at once (4 bytes per lane each).
-_WALK_BLOCK = 64
-#: Streams whose codes are finished together: their temporaries stay in cache.
-_FINISH_LANES = 4
+#: Steps of the walk whose table indices are held at once (8 bytes per lane each).
+_WALK_BLOCK = 128
+#: Streams whose codes are finished together: few enough that the temporaries (8
+#: bytes per code) stay small, which also keeps the allocator from returning them
+#: to the system and faulting them back in on every group.
+_FINISH_LANES = 16
 
 
 def _check_p(p: int) -> None:
@@ -115,7 +117,8 @@ def _check_room(n: int, size: int, p: int, what: str) -> None:
 
 
 def _finish(after: U8, raw: Buffer, counts: Sequence[int], sizes: Sequence[int], p: int,
-            what: Sequence[str]) -> tuple[U64, Index]:
+            what: Sequence[str], bases: npt.NDArray[np.int64] | None = None,
+            ) -> tuple[U64, Index]:
     """The values of every lane from the walk's states.
 
     ``after[lane, j]`` is the state after the lane's 16-bit symbol ``j`` (``after`` is
@@ -125,8 +128,9 @@ def _finish(after: U8, raw: Buffer, counts: Sequence[int], sizes: Sequence[int],
     with no terminator the state is 0 (unary ones) or ``k + 16`` > 16 (a remainder
     still being read; P >= 16 keeps a code from starting and ending in one symbol).
 
-    Returns every lane's values (the running sums of its deltas), concatenated, and
-    the lane bounds into them. Checks each lane holds exactly its count of codes.
+    Returns every lane's values (the running sums of its deltas, plus the lane's
+    ``bases`` entry if given), concatenated, and the lane bounds into them. Checks
+    each lane holds exactly its count of codes.
     """
     lanes, width = after.shape
     want = np.asarray(counts, np.int64)
@@ -152,12 +156,13 @@ def _finish(after: U8, raw: Buffer, counts: Sequence[int], sizes: Sequence[int],
             raise EncodingError(f"{what[i]}: {int(found[i])} complete codes in the "
                                 f"{int(size[i])}-byte stream, {int(want[i])} announced")
         raise EncodingError(f"{what[i]}: excess data after {int(want[i])} codes")
-    state = after.ravel()[flat].astype(np.int64)
-    term = (flat << 4) + (16 - state)                     # bit position in ``raw``
+    state = after.ravel()[flat]
+    # The terminator sits at bit ``t16 + 16`` of ``raw`` (16 - state into its symbol).
+    t16 = (flat << 4) - state
     lane_bits = np.arange(lanes, dtype=np.int64) * row_bits
     has = found > 0
     used = np.zeros(lanes, np.int64)
-    used[has] = (term[bounds[1:][has] - 1] - lane_bits[has] + (p + 1 + 7)) >> 3
+    used[has] = (t16[bounds[1:][has] - 1] - lane_bits[has] + (16 + p + 1 + 7)) >> 3
     extra = np.flatnonzero(used != size)
     if extra.size:
         i = int(extra[0])
@@ -168,15 +173,20 @@ def _finish(after: U8, raw: Buffer, counts: Sequence[int], sizes: Sequence[int],
     # the sign never reaches.)
     word = _words(raw, lanes * width)[flat]
     rem = (word >> (state + (47 - p))) & ((1 << p) - 1)
-    total = flat.size
-    sums = np.zeros(total + 1, np.int64)
-    np.cumsum(rem, out=sums[1:])
-    # Unary ones so far = terminator position - (p + 1) bits per earlier code; both
-    # count from the lane's start, which one constant per lane takes away.
-    start = bounds[:-1].astype(np.int64)
-    lane_base = ((lane_bits - start * (p + 1)) << p) + sums[start]
-    ones = term - np.arange(0, total * (p + 1), p + 1, dtype=np.int64)
-    values = (ones << p) + sums[1:] - np.repeat(lane_base, found)
+    # Code c of a lane (from 0) has value ((terminator - c * (p + 1)) << p) plus the
+    # lane's remainders up to c: the terminator counts the unary ones, and the codes
+    # before it, p + 1 bits each, beside them. Taking (p + 1) << p off every remainder
+    # accounts for the codes; a constant added to each lane's first remainder accounts
+    # for where the lane starts and undoes the running sum of the lanes before it.
+    rem -= (p + 1) << p
+    first = bounds[:-1][has]
+    lane_sums = np.add.reduceat(rem, first) if first.size else rem[:0]
+    before = np.cumsum(lane_sums) - lane_sums
+    offset = ((16 + p + 1 - lane_bits[has]) << p) - before
+    if bases is not None:
+        offset += bases[has]
+    rem[first] += offset - np.concatenate(([0], offset[:-1]))
+    values = (t16 << p) + np.cumsum(rem)
     return values.view(np.uint64), bounds.astype(np.intp)
 
 
@@ -200,7 +210,9 @@ def _symbol_rows(streams: Sequence[bytes]) -> tuple[npt.NDArray[np.uint16], byte
     for i, data in enumerate(streams):
         buf[i * row:i * row + len(data)] = data
     big = np.frombuffer(buf, ">u2", len(streams) * width).reshape(len(streams), width)
-    return big, buf
+    # Native byte order once: the walk reads the symbols a block at a time, and
+    # byte-swapping reads there cost several times plain ones.
+    return big.astype(np.uint16), buf
 
 
 def decode(data: bytes, n: int, p: int) -> U64:
@@ -223,15 +235,19 @@ def decode(data: bytes, n: int, p: int) -> U64:
 
 
 def decode_groups(streams: Sequence[tuple[bytes, int]], p: int, *, what: str = "stream",
-                  first: int = 0) -> Iterator[tuple[int, U64, Index]]:
+                  first: int = 0, bases: Sequence[int] | npt.NDArray[np.int64] | None = None,
+                  ) -> Iterator[tuple[int, U64, Index]]:
     """Decode many ``(data, n)`` streams, a group at a time.
 
-    Yields ``(first, values, bounds)``: stream ``first + i``'s values are
-    ``values[bounds[i]:bounds[i + 1]]``. Memory stays bounded by the group size
+    Yields ``(start, values, bounds)``: stream ``start + i``'s values are
+    ``values[bounds[i]:bounds[i + 1]]``. With ``bases``, stream ``i``'s values come
+    with ``bases[i]`` added (bases that grow by at least each stream's range keep
+    the streams apart in one sorted array). Memory stays bounded by the group size
     whatever the number of streams. A malformed stream raises
     :class:`~aureond.errors.EncodingError` naming it as ``what`` and its index
     (plus ``first``).
     """
+    added = None if bases is None else np.asarray(bases, np.int64)
     _check_p(p)
     for i, (data, n) in enumerate(streams):
         _check_room(n, len(data), p, f"{what} {first + i}")
@@ -247,7 +263,8 @@ def decode_groups(streams: Sequence[tuple[bytes, int]], p: int, *, what: str = "
             values, bounds = _finish(
                 after[a:b], view[a * row:b * row + 16], [n for _, n in part],
                 [len(d) for d, _ in part], p,
-                [f"{what} {first + lo + a + i}" for i in range(len(part))])
+                [f"{what} {first + lo + a + i}" for i in range(len(part))],
+                None if added is None else added[lo + a:lo + b])
             yield lo + a, values, bounds
 
 
@@ -269,25 +286,32 @@ def _walk(symbols: npt.NDArray[np.uint16], p: int) -> U8:
 
     A step is two numpy calls for all lanes: add the states to the symbols' table
     indices, look the next states up. The indices are built a block of steps at a
-    time (step-major, so a step's indices are contiguous), which bounds the scratch
-    memory to one block.
+    time, which bounds the scratch memory to one block; rows stay lane by lane, so
+    that nothing is transposed (a step reads and writes one column of the block).
     """
     lanes, width = symbols.shape
     steps = width - 2
     _, table = _tables(p)
     after = np.zeros((lanes, width), np.uint8)
-    block = np.empty((min(steps, _WALK_BLOCK), lanes), np.intp)
+    span = min(steps, _WALK_BLOCK)
+    block = np.empty((lanes, span), np.intp)
+    base = np.empty((lanes, span), np.intp)
     factor = np.intp(p + 1)  # a numpy scalar: with a Python int the product stays 16-bit
     state = np.zeros(lanes, np.uint8)
     for j0 in range(0, steps, _WALK_BLOCK):
         j1 = min(steps, j0 + _WALK_BLOCK)
-        idx = block[:j1 - j0]
-        np.multiply(symbols[:, j0:j1].T, factor, out=idx)
-        for row in idx:
-            np.add(row, state, out=row)
-            state = table[row]
+        idx = block[:, :j1 - j0]
+        start = base[:, :j1 - j0]
+        np.multiply(symbols[:, j0:j1], factor, out=start)
+        np.copyto(idx, start)
+        for j in range(j1 - j0):
+            column = idx[:, j]
+            np.add(column, state, out=column)
+            state = table[column]
         # idx now holds symbol * (p + 1) + state before; the state after symbol j is
         # the state before symbol j + 1, and the last one is the walk's state.
-        after[:, j0:j1 - 1] = (idx[1:] - symbols[:, j0 + 1:j1].T * factor).T
+        rest = idx[:, 1:]
+        np.subtract(rest, start[:, 1:], out=rest)
+        after[:, j0:j1 - 1] = rest
         after[:, j1 - 1] = state
     return after

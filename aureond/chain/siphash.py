@@ -30,8 +30,9 @@ _C0 = 0x736F6D6570736575  # "somepseu"
 _C1 = 0x646F72616E646F6D  # "dorandom"
 _C2 = 0x6C7967656E657261  # "lygenera"
 _C3 = 0x7465646279746573  # "tedbytes"
-#: Lanes per tile (messages x keys): four state arrays and a scratch one stay in L2.
-_TILE_LANES = 8192
+#: Lanes per tile (messages x keys): enough that the numpy calls' own cost is small
+#: against their work, few enough that the six state and scratch arrays stay in cache.
+_TILE_LANES = 16384
 
 
 def split_key(key: bytes) -> tuple[int, int]:
@@ -100,15 +101,23 @@ class SipMessages:
         n = len(messages)
         if n == 0:
             return cls(0, np.zeros((0, 0), np.uint64), (), np.zeros(0, np.intp))
-        padded = [_pad(bytes(m)) for m in messages]
-        blocks = np.fromiter((len(p) >> 3 for p in padded), np.intp, n)
+        length = np.fromiter(map(len, messages), np.intp, n)
+        blocks = (length >> 3) + 1                    # the last block holds the length
         order = np.argsort(-blocks, kind="stable")
+        # Every message padded to whole blocks, in one buffer: zeros, then its bytes,
+        # then its length byte at the end of its last block.
+        first_block = np.cumsum(blocks) - blocks
+        padded = np.zeros(int(blocks.sum()) * 8, np.uint8)
+        data = np.frombuffer(b"".join(messages), np.uint8)
+        source_start = np.cumsum(length) - length
+        shift = np.repeat(first_block * 8 - source_start, length)
+        padded[np.arange(data.size) + shift] = data
+        padded[(first_block + blocks) * 8 - 1] = length & 0xFF
+        flat = padded.view("<u8")
         rank = np.empty(n, np.intp)
         rank[order] = np.arange(n)
-        flat = np.frombuffer(b"".join(padded), "<u8")
         owner = np.repeat(np.arange(n), blocks)
-        first = np.cumsum(blocks) - blocks
-        block_index = np.arange(flat.size) - first[owner]
+        block_index = np.arange(flat.size) - first_block[owner]
         words = np.zeros((int(blocks.max()), n), np.uint64)
         words[block_index, rank[owner]] = flat
         active = tuple(int(c) for c in np.bincount(blocks, minlength=words.shape[0] + 1)
@@ -116,61 +125,59 @@ class SipMessages:
         return cls(n, words, active, order)
 
 
-#: Rotation amounts as (left, right) numpy scalars: a Python int operand costs a
-#: conversion on every call, and the rounds make hundreds of calls per tile.
-_R13, _R16, _R17, _R21, _R32 = (
-    (np.uint64(b), np.uint64(64 - b)) for b in (13, 16, 17, 21, 32))
+# The state is held as two stacked pairs, A = (v0, v2) and B = (v1, v3): a SipRound's
+# two halves each run the same steps on (v0, v1) and (v2, v3) with different rotation
+# amounts, so one numpy call does both (B[::-1] pairs v0 with v3 and v2 with v1).
+_ROT_FIRST = np.array([13, 16], np.uint64).reshape(2, 1, 1)
+_ROT_SECOND = np.array([17, 21], np.uint64).reshape(2, 1, 1)
+_ROT_FIRST_BACK = np.uint64(64) - _ROT_FIRST
+_ROT_SECOND_BACK = np.uint64(64) - _ROT_SECOND
+_HALF = np.uint64(32)
 
 
-def _rot(x: U64, bits: tuple[np.uint64, np.uint64], scratch: U64) -> None:
-    np.left_shift(x, bits[0], out=scratch)
-    np.right_shift(x, bits[1], out=x)
+def _rot(x: U64, left: U64 | np.uint64, right: U64 | np.uint64, scratch: U64) -> None:
+    np.left_shift(x, left, out=scratch)
+    np.right_shift(x, right, out=x)
     np.bitwise_or(x, scratch, out=x)
 
 
-def _sipround(v0: U64, v1: U64, v2: U64, v3: U64, t: U64) -> None:
-    np.add(v0, v1, out=v0)
-    _rot(v1, _R13, t)
-    np.bitwise_xor(v1, v0, out=v1)
-    _rot(v0, _R32, t)
-    np.add(v2, v3, out=v2)
-    _rot(v3, _R16, t)
-    np.bitwise_xor(v3, v2, out=v3)
-    np.add(v0, v3, out=v0)
-    _rot(v3, _R21, t)
-    np.bitwise_xor(v3, v0, out=v3)
-    np.add(v2, v1, out=v2)
-    _rot(v1, _R17, t)
-    np.bitwise_xor(v1, v2, out=v1)
-    _rot(v2, _R32, t)
+def _sipround(a: U64, b: U64, t: U64) -> None:
+    """One SipRound on stacked lanes: ``a = (v0, v2)``, ``b = (v1, v3)``, ``t`` scratch."""
+    np.add(a, b, out=a)                               # v0 += v1; v2 += v3
+    _rot(b, _ROT_FIRST, _ROT_FIRST_BACK, t)           # v1 <<<= 13; v3 <<<= 16
+    np.bitwise_xor(b, a, out=b)                       # v1 ^= v0; v3 ^= v2
+    _rot(a[0], _HALF, _HALF, t[0])                    # v0 <<<= 32
+    np.add(a, b[::-1], out=a)                         # v0 += v3; v2 += v1
+    _rot(b, _ROT_SECOND, _ROT_SECOND_BACK, t)         # v1 <<<= 17; v3 <<<= 21
+    np.bitwise_xor(b, a[::-1], out=b)                 # v1 ^= v2; v3 ^= v0
+    _rot(a[1], _HALF, _HALF, t[1])                    # v2 <<<= 32
 
 
 def _tile(k0: U64, k1: U64, messages: SipMessages) -> U64:
     """Hashes of every message (rows, sorted order) under every key (columns)."""
-    shape = (messages.count, k0.size)
-    v0 = np.empty(shape, np.uint64)
-    v1 = np.empty(shape, np.uint64)
-    v2 = np.empty(shape, np.uint64)
-    v3 = np.empty(shape, np.uint64)
+    shape = (2, messages.count, k0.size)
+    a = np.empty(shape, np.uint64)
+    b = np.empty(shape, np.uint64)
     t = np.empty(shape, np.uint64)
-    np.bitwise_xor(k0, _C0, out=v0)
-    np.bitwise_xor(k1, _C1, out=v1)
-    np.bitwise_xor(k0, _C2, out=v2)
-    np.bitwise_xor(k1, _C3, out=v3)
-    for b, k in enumerate(messages.active):
-        m = messages.words[b, :k, None]
-        a, c, d, e, s = v0[:k], v1[:k], v2[:k], v3[:k], t[:k]
-        np.bitwise_xor(e, m, out=e)
-        _sipround(a, c, d, e, s)
-        _sipround(a, c, d, e, s)
-        np.bitwise_xor(a, m, out=a)
-    np.bitwise_xor(v2, 0xFF, out=v2)
+    np.bitwise_xor(k0, _C0, out=a[0])
+    np.bitwise_xor(k0, _C2, out=a[1])
+    np.bitwise_xor(k1, _C1, out=b[0])
+    np.bitwise_xor(k1, _C3, out=b[1])
+    for block, k in enumerate(messages.active):
+        m = messages.words[block, :k, None]
+        ak, bk, tk = a[:, :k], b[:, :k], t[:, :k]
+        np.bitwise_xor(bk[1], m, out=bk[1])           # v3 ^= m
+        _sipround(ak, bk, tk)
+        _sipround(ak, bk, tk)
+        np.bitwise_xor(ak[0], m, out=ak[0])           # v0 ^= m
+    np.bitwise_xor(a[1], 0xFF, out=a[1])
     for _ in range(4):
-        _sipround(v0, v1, v2, v3, t)
-    np.bitwise_xor(v0, v1, out=v0)
-    np.bitwise_xor(v2, v3, out=v2)
-    np.bitwise_xor(v0, v2, out=v0)
-    return v0
+        _sipround(a, b, t)
+    np.bitwise_xor(a[0], a[1], out=a[0])
+    np.bitwise_xor(b[0], b[1], out=b[0])
+    np.bitwise_xor(a[0], b[0], out=a[0])
+    hashes: U64 = a[0]
+    return hashes
 
 
 def siphash24_keys(keys: Sequence[bytes], messages: SipMessages) -> U64:

@@ -138,8 +138,11 @@ def test_basic_params_false_positives_are_rare() -> None:
 
 # --- the batch matcher --------------------------------------------------------------------
 
-def test_match_filters_agrees_with_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("lane_min", [1, 1000], ids=["numpy-lanes", "one-by-one"])
+def test_match_filters_agrees_with_one_at_a_time(monkeypatch: pytest.MonkeyPatch,
+                                                 lane_min: int) -> None:
     monkeypatch.setattr(gcs, "_ROUND", 9)      # several rounds
+    monkeypatch.setattr(gcs, "_LANE_MIN", lane_min)
     rng = np.random.default_rng(12)
     watched = scripts(rng, 60)
     filters, expected = [], []
@@ -163,7 +166,10 @@ def test_match_filters_with_no_queries_or_filters() -> None:
     assert match_filters([], QuerySet.of([b"a"])) == []
 
 
-def test_match_filters_names_the_malformed_filter() -> None:
+@pytest.mark.parametrize("lane_min", [1, 1000], ids=["numpy-lanes", "one-by-one"])
+def test_match_filters_names_the_malformed_filter(monkeypatch: pytest.MonkeyPatch,
+                                                  lane_min: int) -> None:
+    monkeypatch.setattr(gcs, "_LANE_MIN", lane_min)
     rng = np.random.default_rng(13)
     good = GCSFilter.build(BASIC, KEY, scripts(rng, 30))
     bad = GCSFilter(BASIC, KEY, good.n, good.stream + b"\x01")

@@ -196,3 +196,15 @@ def test_groups_cover_every_stream_once(monkeypatch: pytest.MonkeyPatch) -> None
     for first, _, bounds in decode_groups([(good, 10)] * 13, 19):
         seen.extend(range(first, first + bounds.size - 1))
     assert seen == list(range(13))
+
+
+def test_bases_are_added_to_each_streams_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(golomb, "_FINISH_LANES", 2)
+    rng = np.random.default_rng(31)
+    cases = [sorted_values(rng, n, 19) for n in (5, 0, 40, 1, 17)]
+    streams = [(encode(v, 19), v.size) for v in cases]
+    bases = [0, 10**12, 3, 2**40, 7]
+    for start, values, bounds in decode_groups(streams, 19, bases=bases):
+        for i in range(bounds.size - 1):
+            got = values[bounds[i]:bounds[i + 1]]
+            assert as_ints(got) == [v + bases[start + i] for v in as_ints(cases[start + i])]
