@@ -8,12 +8,13 @@ with zero bits to a whole byte.
 
 Decoding is a walk through a finite automaton whose state says where the reader is
 inside a code: in the unary part (state 0), or having read ``k - 1`` remainder bits
-(state ``k``, 1 <= k <= P). The walk reads 16 bits per step through a 65,536 x (P + 1)
-table and so never loops over bits or codes. The states alone then locate the codes:
-a code's terminator lies in a symbol exactly when the state after the symbol is in
-[1, 16], at offset 16 minus that state (with ``P >= 16`` no code starts and ends in one
-symbol, and a symbol without a terminator leaves state 0 or a state above 16). The
-remainders and the running sums follow from whole-array operations.
+(state ``k``, 1 <= k <= P). The walk reads 16 bits per step through a table of the
+next state for each (16-bit symbol, state), so it never loops over bits or codes. The
+states alone then locate the codes: a code's terminator lies in a symbol exactly when
+the state after the symbol is in [1, 16], at offset 16 minus that state (with
+``P >= 16`` no code starts and ends in one symbol, and a symbol without a terminator
+leaves state 0 or a state above 16). The remainders and the running sums follow from
+whole-array operations.
 
 The walk is the only sequential part. :func:`decode` runs it as a Python loop (one
 table lookup per 16 bits); :func:`decode_groups` runs it for many streams at once,
@@ -63,12 +64,17 @@ def _check_p(p: int) -> None:
         raise ValueError(f"Golomb-Rice parameter P must be in [{MIN_P}, {MAX_P}], got {p}")
 
 
-@cache
-def _tables(p: int) -> tuple[bytes, U8]:
-    """The next state for every (16-bit symbol, state), at ``symbol * (p + 1) + state``.
+def _slot_bits(p: int) -> int:
+    """Table index = symbol << bits | state: a power-of-two slot per symbol, so the
+    state is read back from an index by a mask (states run 0..p, so p.bit_length())."""
+    return p.bit_length()
 
-    Built from the 8-bit table by composing a symbol's two bytes. Returned as
-    ``bytes`` (for the Python walk) and as an array (for the numpy walk).
+
+@cache
+def _table(p: int) -> U8:
+    """The next state for every (16-bit symbol, state), at ``symbol << bits | state``.
+
+    Built from the 8-bit table by composing a symbol's two bytes.
     """
     states = p + 1
     sym = np.repeat(np.arange(256, dtype=np.int16), states)
@@ -78,8 +84,10 @@ def _tables(p: int) -> tuple[bytes, U8]:
         state = np.where(state == 0, 1 - bit, np.where(state == p, 0, state + 1))
     next8 = state.reshape(256, states)
     # next16[hi, lo, s] = next8[lo, next8[hi, s]]
-    next16 = next8[:, next8].transpose(1, 0, 2).astype(np.uint8).ravel()
-    return next16.tobytes(), next16
+    next16 = next8[:, next8].transpose(1, 0, 2).reshape(65536, states)
+    table = np.zeros((65536, 1 << _slot_bits(p)), np.uint8)
+    table[:, :states] = next16
+    return table.reshape(-1)
 
 
 def encode(values: U64, p: int) -> bytes:
@@ -224,11 +232,11 @@ def decode(data: bytes, n: int, p: int) -> U64:
             raise EncodingError(f"Golomb-Rice stream: {len(data)} bytes of excess data "
                                 "after 0 codes")
         return np.zeros(0, np.uint64)
-    table, _ = _tables(p)
+    table = _table(p).data          # indexing a memoryview yields ints, like bytes
     symbols, buf = _symbol_rows([data])
-    base = (symbols[0].astype(np.int64) * (p + 1)).tolist()
+    base = (symbols[0].astype(np.int64) << _slot_bits(p)).tolist()
     s = 0
-    after = np.array([[s := table[b + s] for b in base]], np.uint8)
+    after = np.array([[s := table[b | s] for b in base]], np.uint8)
     after[0, -2:] = 0
     values, _ = _finish(after, buf, (n,), (len(data),), p, ("Golomb-Rice stream",))
     return values
@@ -291,27 +299,22 @@ def _walk(symbols: npt.NDArray[np.uint16], p: int) -> U8:
     """
     lanes, width = symbols.shape
     steps = width - 2
-    _, table = _tables(p)
+    table = _table(p)
+    bits = np.intp(_slot_bits(p))   # a numpy scalar: with a Python int it stays 16-bit
+    mask = (1 << _slot_bits(p)) - 1
     after = np.zeros((lanes, width), np.uint8)
-    span = min(steps, _WALK_BLOCK)
-    block = np.empty((lanes, span), np.intp)
-    base = np.empty((lanes, span), np.intp)
-    factor = np.intp(p + 1)  # a numpy scalar: with a Python int the product stays 16-bit
+    block = np.empty((lanes, min(steps, _WALK_BLOCK)), np.intp)
     state = np.zeros(lanes, np.uint8)
     for j0 in range(0, steps, _WALK_BLOCK):
         j1 = min(steps, j0 + _WALK_BLOCK)
         idx = block[:, :j1 - j0]
-        start = base[:, :j1 - j0]
-        np.multiply(symbols[:, j0:j1], factor, out=start)
-        np.copyto(idx, start)
+        np.left_shift(symbols[:, j0:j1], bits, out=idx)
         for j in range(j1 - j0):
             column = idx[:, j]
             np.add(column, state, out=column)
             state = table[column]
-        # idx now holds symbol * (p + 1) + state before; the state after symbol j is
+        # idx now holds symbol << bits | state before; the state after symbol j is
         # the state before symbol j + 1, and the last one is the walk's state.
-        rest = idx[:, 1:]
-        np.subtract(rest, start[:, 1:], out=rest)
-        after[:, j0:j1 - 1] = rest
+        np.bitwise_and(idx[:, 1:], mask, out=after[:, j0:j1 - 1], casting="unsafe")
         after[:, j1 - 1] = state
     return after
