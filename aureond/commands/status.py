@@ -164,8 +164,8 @@ def render_status(node: NodeStatus) -> str:
         f"  tip:              {_shown(_field(doc, 'tip', 'height'))} "
         f"{_shown(_field(doc, 'tip', 'hash'))}",
         f"  best peer height: {_shown(_field(doc, 'best_peer_height'))}",
-        f"  sync:             {_shown(_field(doc, 'sync', 'state'))}"
-        + (f", {progress:.2%}" if isinstance(progress, int | float) else ""),
+        f"  sync:             {_shown(_field(doc, 'sync', 'state'))}, "
+        + (f"{progress:.2%}" if isinstance(progress, int | float) else "progress unknown"),
     ]
     lines += [f"    - {reason}" for reason in reasons if isinstance(reason, str)]
 
