@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aureond.commands import nodeclient
-from aureond.commands.common import EXIT_OK, EXIT_UNREACHABLE, emit_json, fail
+from aureond.commands.common import EXIT_OK, EXIT_UNREACHABLE, emit_json, fail_json
 from aureond.commands.nodeclient import (
     DEFAULT_URL,
     TOKEN_ENV,
@@ -348,7 +348,7 @@ Action = Callable[[argparse.Namespace, _Node], int]
 
 def _error(args: argparse.Namespace, code: int, message: str, **fields: Any) -> int:
     if args.json:
-        return fail(code, message, **fields)
+        return fail_json(code, message, **fields)
     sys.stderr.write(f"aureond: {message}\n")
     return code
 

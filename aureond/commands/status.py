@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aureond.commands import nodeclient
-from aureond.commands.common import EXIT_UNREACHABLE, emit_json, fail
+from aureond.commands.common import EXIT_UNREACHABLE, emit_json, fail_json
 from aureond.commands.nodeclient import (
     DEFAULT_URL,
     FETCH_TIMEOUT,
@@ -199,7 +199,7 @@ def _status(args: argparse.Namespace) -> int:
         node = fetch_status(args.url)
     except NodeUnreachableError as exc:
         if args.json:
-            return fail(EXIT_UNREACHABLE, str(exc), url=exc.url)
+            return fail_json(EXIT_UNREACHABLE, str(exc), url=exc.url)
         sys.stderr.write(f"aureond: {exc}\n")
         return EXIT_UNREACHABLE
     if args.json:
