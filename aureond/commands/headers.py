@@ -12,8 +12,9 @@ from aureond.chain.batch import validate_batch
 from aureond.chain.context import MTP_WINDOW, anchor_context
 from aureond.chain.hashing import hash_to_display
 from aureond.chain.header import HEADER_SIZE, BlockHeader
-from aureond.chain.params import NetworkParams, get_network, network_names, params_from_toml
+from aureond.chain.params import NetworkParams, network_names, params_from_toml
 from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail_json
+from aureond.commands.networks import builtin_network
 from aureond.errors import ConfigError, EncodingError, HeaderRejectedError
 
 __all__ = ["register"]
@@ -72,7 +73,7 @@ def _network(args: argparse.Namespace) -> NetworkParams:
             raise ConfigError("network", f"the profile defines {params.name!r}, "
                               f"not {args.network!r}")
         return params
-    return get_network(args.network)
+    return builtin_network(args.network, load_profile="pass it with --profile FILE")
 
 
 def _verify(args: argparse.Namespace) -> int:
