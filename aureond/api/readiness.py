@@ -2,7 +2,8 @@
 
 Ready means synced: at least one connected peer, our tip within one block of the best
 height the peers report, and a tip that is not stale. Catching up is its own state
-(``initial-sync``, with progress), not a failure; ``stalled`` is catching up without
+(``initial-sync``, with progress; unknown, never 100 %, while no connected peer has
+told us its height), not a failure; ``stalled`` is catching up without
 making progress, or a tip too old for the network.
 
 This is the one classifier of what the node reports (``/health/ready``, ``/v1/status``,
@@ -38,7 +39,9 @@ def assess_sync(*, tip_height: int, tip_time: float, best_peer_height: int | Non
     headers (the sync core has no sync peer); that turns catching up into stalled.
     """
     best = tip_height if best_peer_height is None else max(best_peer_height, 0)
-    progress = 1.0 if best <= 0 else min(1.0, max(tip_height, 0) / best)
+    progress: float | None = None  # unknown without a peer that told us its height
+    if best_peer_height is not None and connected_peers >= 1:
+        progress = 1.0 if best <= 0 else min(1.0, max(tip_height, 0) / best)
     if connected_peers < 1:
         return SyncInfo(SyncState.CONNECTING, progress, ("no connected peer",))
     if best_peer_height is None:

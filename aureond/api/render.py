@@ -70,7 +70,8 @@ def header_json(info: HeaderInfo, tip_height: int) -> dict[str, Any]:
 
 
 def sync_json(sync: SyncInfo) -> dict[str, Any]:
-    return {"state": sync.state.value, "progress": round(sync.progress, 6),
+    progress = None if sync.progress is None else round(sync.progress, 6)
+    return {"state": sync.state.value, "progress": progress,
             "ready": sync.ready, "reasons": list(sync.reasons)}
 
 

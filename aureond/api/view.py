@@ -64,8 +64,9 @@ class SyncInfo:
     """The sync state; ``reasons`` say why the node is not ready (empty when it is)."""
 
     state: SyncState
-    progress: float
-    """Fraction of the best known height reached, in [0, 1]."""
+    progress: float | None
+    """Fraction of the best known height reached, in [0, 1]; None (unknown) while no
+    connected peer has told us its height."""
     reasons: tuple[str, ...] = ()
 
     @property

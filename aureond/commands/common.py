@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 __all__ = ["EXIT_CONFIG", "EXIT_FATAL", "EXIT_INVALID", "EXIT_MALFORMED", "EXIT_OK",
-           "EXIT_STORE", "EXIT_UNREACHABLE", "emit_json", "fail"]
+           "EXIT_STORE", "EXIT_UNREACHABLE", "emit_json", "fail", "fail_json"]
 
 EXIT_OK = 0
 EXIT_INVALID = 1     # the input was well formed and is not valid
@@ -24,8 +24,28 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def _on_terminal() -> bool:
+    """Whether a person reads stdout (then stderr is on the same screen, as a rule)."""
+    return sys.stdout.isatty()
+
+
 def fail(code: int, message: str, **fields: Any) -> int:
-    """A JSON error line on stdout plus a readable line on stderr; returns ``code``."""
-    emit_json({"ok": False, "error": message, **fields})
+    """An error, said once; returns ``code``.
+
+    On a terminal: one readable line on stderr. Otherwise the JSON line on stdout for
+    the script reading it, and the readable line on stderr for its log.
+    """
+    if not _on_terminal():
+        emit_json({"ok": False, "error": message, **fields})
     sys.stderr.write(f"aureond: {message}\n")
+    return code
+
+
+def fail_json(code: int, message: str, **fields: Any) -> int:
+    """An error of a command whose output is one JSON line (the offline checks,
+    ``--json``): that line always; the readable line on stderr too unless stdout is a
+    terminal, where it would say the same thing twice. Returns ``code``."""
+    emit_json({"ok": False, "error": message, **fields})
+    if not _on_terminal():
+        sys.stderr.write(f"aureond: {message}\n")
     return code

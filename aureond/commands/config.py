@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from aureond.chain.params import get_network, params_from_toml
+from aureond.chain.params import NetworkParams, params_from_toml
 from aureond.commands.common import EXIT_CONFIG, EXIT_OK, emit_json, fail
+from aureond.commands.networks import builtin_network
 from aureond.errors import ConfigError
 from aureond.service.config import Settings, load_settings
 
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
     check.set_defaults(handler=_check)
 
 
-def resolve_network(settings: Settings) -> Any:
+def resolve_network(settings: Settings) -> NetworkParams:
     """The NetworkParams named by the settings (built in, or from the profile file)."""
     if settings.network_profile is not None:
         try:
@@ -38,7 +39,7 @@ def resolve_network(settings: Settings) -> Any:
             raise ConfigError("network", f"the profile defines {params.name!r}; set "
                               f"network = {params.name!r}")
         return params
-    return get_network(settings.network)
+    return builtin_network(settings.network)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ from aureond.chain.batch import validate_batch
 from aureond.chain.context import MTP_WINDOW, anchor_context
 from aureond.chain.hashing import hash_to_display
 from aureond.chain.header import HEADER_SIZE, BlockHeader
-from aureond.chain.params import NetworkParams, get_network, network_names, params_from_toml
-from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail
+from aureond.chain.params import NetworkParams, network_names, params_from_toml
+from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail_json
+from aureond.commands.networks import builtin_network
 from aureond.errors import ConfigError, EncodingError, HeaderRejectedError
 
 __all__ = ["register"]
@@ -72,22 +73,22 @@ def _network(args: argparse.Namespace) -> NetworkParams:
             raise ConfigError("network", f"the profile defines {params.name!r}, "
                               f"not {args.network!r}")
         return params
-    return get_network(args.network)
+    return builtin_network(args.network, load_profile="pass it with --profile FILE")
 
 
 def _verify(args: argparse.Namespace) -> int:
     try:
         params = _network(args)
     except ConfigError as exc:
-        return fail(EXIT_MALFORMED, str(exc))
+        return fail_json(EXIT_MALFORMED, str(exc))
     except OSError as exc:
-        return fail(EXIT_MALFORMED, f"cannot read profile: {exc}")
+        return fail_json(EXIT_MALFORMED, f"cannot read profile: {exc}")
     try:
         blob = args.file.read_bytes()
     except OSError as exc:
-        return fail(EXIT_MALFORMED, f"cannot read {args.file}: {exc.strerror or exc}")
+        return fail_json(EXIT_MALFORMED, f"cannot read {args.file}: {exc.strerror or exc}")
     if not blob or len(blob) % HEADER_SIZE:
-        return fail(EXIT_MALFORMED, f"{args.file} is {len(blob)} bytes; expected a "
+        return fail_json(EXIT_MALFORMED, f"{args.file} is {len(blob)} bytes; expected a "
                     f"non-empty multiple of {HEADER_SIZE} (raw concatenated headers)")
     now = args.now if args.now is not None else int(time.time())
     try:
@@ -96,9 +97,9 @@ def _verify(args: argparse.Namespace) -> int:
         first = BlockHeader.parse(blob[:HEADER_SIZE])
         ctx = anchor_context(params, first, args.anchor_height, anchor_work, earlier)
     except (ValueError, EncodingError) as exc:
-        return fail(EXIT_MALFORMED, f"bad anchor: {exc}")
+        return fail_json(EXIT_MALFORMED, f"bad anchor: {exc}")
     except ConfigError as exc:
-        return fail(EXIT_INVALID, str(exc), height=args.anchor_height,
+        return fail_json(EXIT_INVALID, str(exc), height=args.anchor_height,
                     reason="bad-anchor")
     body = blob[HEADER_SIZE:]
     total = len(body) // HEADER_SIZE
@@ -117,7 +118,7 @@ def _verify(args: argparse.Namespace) -> int:
     except HeaderRejectedError as exc:
         if show_progress:
             sys.stderr.write("\n")
-        return fail(EXIT_INVALID, str(exc), height=exc.height, field=exc.field,
+        return fail_json(EXIT_INVALID, str(exc), height=exc.height, field=exc.field,
                     reason=exc.reason, detail=exc.detail, valid_count=exc.height -
                     args.anchor_height)
     elapsed = time.perf_counter() - started

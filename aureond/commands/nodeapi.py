@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aureond.commands import nodeclient
-from aureond.commands.common import EXIT_OK, EXIT_UNREACHABLE, emit_json, fail
+from aureond.commands.common import EXIT_OK, EXIT_UNREACHABLE, emit_json, fail_json
 from aureond.commands.nodeclient import TOKEN_ENV, NodeUnreachableError, TokenError
 from aureond.errors import AureonError
 
@@ -121,7 +121,7 @@ Action = Callable[[argparse.Namespace, NodeApi], int]
 
 def _error(args: argparse.Namespace, code: int, message: str, **fields: Any) -> int:
     if args.json:
-        return fail(code, message, **fields)
+        return fail_json(code, message, **fields)
     sys.stderr.write(f"aureond: {message}\n")
     return code
 

@@ -34,7 +34,7 @@ from aureond.chain.proof import (
     verify_electrum,
     verify_txoutproof,
 )
-from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail
+from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail_json
 from aureond.errors import ConfigError, EncodingError, ProofError
 
 __all__ = ["register"]
@@ -114,11 +114,11 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         params = get_network(args.network)
     except ConfigError as exc:
-        return fail(EXIT_MALFORMED, str(exc))
+        return fail_json(EXIT_MALFORMED, str(exc))
     try:
         header = BlockHeader.from_hex(args.header)
     except EncodingError as exc:
-        return fail(EXIT_MALFORMED, f"--header: {exc}")
+        return fail_json(EXIT_MALFORMED, f"--header: {exc}")
     try:
         check_header_pow(header, params.pow_limit)
         if args.electrum is not None:
@@ -130,9 +130,9 @@ def _verify(args: argparse.Namespace) -> int:
                 raise EncodingError("PROOF_HEX is not valid hex") from exc
             result = verify_txoutproof(raw, header)
     except EncodingError as exc:
-        return fail(EXIT_MALFORMED, f"malformed proof: {exc}")
+        return fail_json(EXIT_MALFORMED, f"malformed proof: {exc}")
     except ProofError as exc:
-        return fail(EXIT_INVALID, f"proof not valid: {exc}", valid=False,
+        return fail_json(EXIT_INVALID, f"proof not valid: {exc}", valid=False,
                     reason=exc.reason, block_hash=header.hash_hex)
     emit_json({"ok": True, **result.to_json(),
                "matched": [{"pos": m.pos, "txid": m.txid_hex} for m in result.matches]})

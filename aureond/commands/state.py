@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail
+from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail_json
 from aureond.errors import EncodingError, ProofError
 from aureond.state.errors import SnapshotError
 from aureond.state.snapshot import (
@@ -66,12 +66,12 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         data = _read(args.file)
     except EncodingError as exc:
-        return fail(EXIT_MALFORMED, str(exc))
+        return fail_json(EXIT_MALFORMED, str(exc))
     if data.startswith(MAGIC):
         try:
             snapshot = parse_snapshot(data)
         except SnapshotError as exc:
-            return fail(EXIT_INVALID, f"snapshot not valid: {exc}", valid=False)
+            return fail_json(EXIT_INVALID, f"snapshot not valid: {exc}", valid=False)
         emit_json({"ok": True, "valid": True, "kind": "snapshot", **snapshot.info.to_json()})
         return EXIT_OK
     try:
@@ -85,11 +85,11 @@ def _verify(args: argparse.Namespace) -> int:
         if root is not None and len(root) != 32:
             raise EncodingError("--root is 32 bytes of hex")
     except (ValueError, UnicodeDecodeError, EncodingError) as exc:
-        return fail(EXIT_MALFORMED, f"neither a snapshot nor an account proof: {exc}")
+        return fail_json(EXIT_MALFORMED, f"neither a snapshot nor an account proof: {exc}")
     try:
         state = verify_account_proof(proof, root)
     except ProofError as exc:
-        return fail(EXIT_INVALID, f"account proof not valid: {exc}", valid=False,
+        return fail_json(EXIT_INVALID, f"account proof not valid: {exc}", valid=False,
                     reason=exc.reason)
     emit_json({"ok": True, "valid": True, "kind": "account-proof",
                "state_root": (root or proof.state_root).hex(),
@@ -103,12 +103,12 @@ def _prove(args: argparse.Namespace) -> int:
     try:
         snapshot = parse_snapshot(_read(args.snapshot))
     except EncodingError as exc:
-        return fail(EXIT_MALFORMED, str(exc))
+        return fail_json(EXIT_MALFORMED, str(exc))
     except SnapshotError as exc:
-        return fail(EXIT_INVALID, f"snapshot not valid: {exc}", valid=False)
+        return fail_json(EXIT_INVALID, f"snapshot not valid: {exc}", valid=False)
     try:
         proof = prove_account(snapshot, args.account_id)
     except KeyError:
-        return fail(EXIT_INVALID, f"no account {args.account_id} in the snapshot")
+        return fail_json(EXIT_INVALID, f"no account {args.account_id} in the snapshot")
     emit_json(proof.to_json())
     return EXIT_OK

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aureond.commands import nodeclient
-from aureond.commands.common import EXIT_UNREACHABLE, emit_json, fail
+from aureond.commands.common import EXIT_UNREACHABLE, emit_json, fail_json
 from aureond.commands.nodeclient import (
     DEFAULT_URL,
     FETCH_TIMEOUT,
@@ -164,8 +164,8 @@ def render_status(node: NodeStatus) -> str:
         f"  tip:              {_shown(_field(doc, 'tip', 'height'))} "
         f"{_shown(_field(doc, 'tip', 'hash'))}",
         f"  best peer height: {_shown(_field(doc, 'best_peer_height'))}",
-        f"  sync:             {_shown(_field(doc, 'sync', 'state'))}"
-        + (f", {progress:.2%}" if isinstance(progress, int | float) else ""),
+        f"  sync:             {_shown(_field(doc, 'sync', 'state'))}, "
+        + (f"{progress:.2%}" if isinstance(progress, int | float) else "progress unknown"),
     ]
     lines += [f"    - {reason}" for reason in reasons if isinstance(reason, str)]
 
@@ -216,7 +216,7 @@ def _status(args: argparse.Namespace) -> int:
         node = fetch_status(args.url)
     except NodeUnreachableError as exc:
         if args.json:
-            return fail(EXIT_UNREACHABLE, str(exc), url=exc.url)
+            return fail_json(EXIT_UNREACHABLE, str(exc), url=exc.url)
         sys.stderr.write(f"aureond: {exc}\n")
         return EXIT_UNREACHABLE
     if args.json:

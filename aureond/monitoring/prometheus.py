@@ -185,7 +185,8 @@ class NodeMetrics:
             "HTTP request handling time, by route template.", ["route"],
             buckets=HTTP_REQUEST_BUCKETS, unit="seconds", registry=r)
         self.error_ratio = Gauge("aureond_error_ratio",
-                                 "Share of failed operations over the recent window.",
+                                 "Share of failed operations over the recent window; NaN "
+                                 "while it holds too few to judge (as /health).",
                                  registry=r)
         self.event_loop_lag = Gauge("aureond_event_loop_lag_seconds",
                                     "How late the last event-loop timer ran.",

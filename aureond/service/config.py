@@ -8,10 +8,12 @@ Nested keys map to environment variables with a double underscore:
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -194,21 +196,99 @@ class Settings(BaseSettings):
 
 NON_SETTING_ENV = frozenset({
     "AUREOND_CONFIG", "AUREOND_TEST_DATA", "AUREOND_REQUIRE_DATA", "AUREOND_NODE_BIN",
-    "AUREOND_TOOLS_DIR", "AUREOND_DEMO_DIR", "AUREOND_DEMO_HTTP",
+    "AUREOND_TOOLS_DIR", "AUREOND_DEMO_DIR", "AUREOND_DEMO_HTTP", "AUREOND_HTTP_TOKEN",
 })
-"""``AUREOND_*`` variables that are not settings (tooling, tests, the demo)."""
+"""``AUREOND_*`` variables that are not settings (tooling, tests, the demo, the token
+of the ``aureond accounts`` client)."""
+
+_ENV_PREFIX = "AUREOND_"
+
+
+def _section(name: str) -> type[BaseModel] | None:
+    """The model of the top-level key ``name`` when it is a section (``[http]``)."""
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return None
+    for kind in (field.annotation, *get_args(field.annotation)):
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            return kind
+    return None
+
+
+def _keys(section: str | None) -> list[str]:
+    """The keys of ``[section]``, or of the top level."""
+    model = Settings if section is None else _section(section)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _close(key: str, known: list[str]) -> str | None:
+    close = difflib.get_close_matches(key.lower(), known, n=1)
+    return close[0] if close else None
+
+
+def _refused(what: str, meant: str | None, keys: str) -> str:
+    return f"{what}{f' (did you mean {meant}?)' if meant else ''}; {keys}"
+
+
+def _top_keys(spell: Callable[[str], str], sections: Callable[[str], str]) -> str:
+    known = _keys(None)
+    groups = [k for k in known if _section(k) is not None]
+    plain = [spell(k) for k in known if k not in groups]
+    return (f"the top level takes {', '.join(plain)} and the sections "
+            f"{', '.join(sections(k) for k in groups)}")
+
+
+def _unknown_key(loc: tuple[str, ...]) -> str:
+    """Why ``loc`` is refused, the key it may have meant and the keys there are."""
+    *parents, key = loc
+    if len(parents) > 1 or (parents and _section(parents[0]) is None):
+        return "unknown key"
+    if not parents:
+        return _refused("unknown key", _close(key, _keys(None)),
+                        _top_keys(str, lambda k: f"[{k}]"))
+    section = parents[0]
+    known = _keys(section)
+    meant = _close(key, known)
+    return _refused("unknown key", meant and f"{section}.{meant}",
+                    f"[{section}] takes {', '.join(known)}")
+
+
+def _env_name(*keys: str) -> str:
+    return _ENV_PREFIX + "__".join(keys).upper()
+
+
+def _unknown_env(name: str) -> str | None:
+    """Why ``AUREOND_...`` is not a setting (with what it may have meant), or None."""
+    top, *rest = name[len(_ENV_PREFIX):].lower().split("__")
+    what = "unknown environment variable"
+    if top not in Settings.model_fields:
+        meant = _close(top, _keys(None))
+        if meant is not None and rest and _section(meant) is not None:
+            meant = _env_name(meant, _close(rest[0], _keys(meant)) or rest[0], *rest[1:])
+        elif meant is not None:
+            meant = _env_name(meant, *rest)
+        return _refused(what, meant, _top_keys(
+            _env_name, lambda k: _env_name(k, "<KEY>")))
+    if not rest:
+        return None
+    if _section(top) is None:
+        return f"{what}: {top} is a value, not a section; set {_env_name(top)}"
+    known = _keys(top)
+    if len(rest) == 1 and rest[0] in known:
+        return None
+    meant = _close(rest[0], known)
+    return _refused(what, meant and _env_name(top, meant),
+                    f"[{top}] takes {_env_name(top, '<KEY>')} for {', '.join(known)}")
 
 
 def _check_env_names() -> None:
-    """A misspelt ``AUREOND_*`` variable is an error, as an unknown file key is."""
-    fields = {name.upper() for name in Settings.model_fields}
-    for name in os.environ:
-        if not name.startswith("AUREOND_") or name in NON_SETTING_ENV:
+    """A misspelt ``AUREOND_*`` variable is an error naming it, as an unknown file key."""
+    for name in sorted(os.environ):
+        if not name.startswith(_ENV_PREFIX) or name in NON_SETTING_ENV:
             continue
-        top = name[len("AUREOND_"):].split("__", 1)[0]
-        if top not in fields:
-            raise ConfigError(name, "unknown environment variable (check the spelling; "
-                              "`aureond config check` lists the keys)")
+        problem = _unknown_env(name)
+        if problem is not None:
+            raise ConfigError(name, problem)
 
 
 def load_settings(config_file: Path | None = None,
@@ -236,13 +316,13 @@ def load_settings(config_file: Path | None = None,
         return cls(**(overrides or {}))
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "config"
-        raise ConfigError(key, _message(err)) from None
+        loc = tuple(str(p) for p in err["loc"])
+        raise ConfigError(".".join(loc) or "config", _message(err, loc)) from None
     except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
         raise ConfigError("config", f"{path}: {exc}") from None
 
 
-def _message(err: Any) -> str:
-    if err.get("type") == "extra_forbidden":
-        return "unknown key (check the spelling; `aureond config check` lists the keys)"
+def _message(err: Any, loc: tuple[str, ...]) -> str:
+    if err.get("type") == "extra_forbidden" and loc:
+        return _unknown_key(loc)
     return str(err.get("msg", "invalid value"))

@@ -47,10 +47,11 @@ from aureond.monitoring.checks import (
     evaluate_peers,
     evaluate_store,
     evaluate_sync,
+    judged_error_rate,
     loop_lag_provider,
 )
 from aureond.monitoring.error_rate import ErrorRateTracker
-from aureond.monitoring.health import ComponentCheck, HealthDashboard
+from aureond.monitoring.health import ComponentCheck, ErrorRatePolicy, HealthDashboard
 from aureond.monitoring.latency import LatencyTracker
 from aureond.monitoring.loop_lag import LoopLagMonitor
 from aureond.monitoring.prometheus import NodeMetrics
@@ -100,6 +101,12 @@ RECONNECT_POLICY = RetryPolicy(max_attempts=1_000_000, initial_delay=1.0, max_de
 DNS_RETRY_POLICY = RetryPolicy(max_attempts=3, initial_delay=1.0, max_delay=4.0,
                                deadline=30.0)
 """Lookups of one DNS seed whose resolver is busy (``EAI_AGAIN``, timeouts)."""
+ERROR_WINDOW_SECONDS = 300.0
+ERROR_POLICY = ErrorRatePolicy(min_samples=10)
+"""``errors:rate`` (and ``aureond_error_ratio``, and the alerts on it) judge the last
+5 minutes, the alerts' ``for:``, once they hold 10 operations: a node with little to do,
+such as one redialling its only peer with backoff, gathers that many, so its error rate
+is judged rather than passed for want of samples."""
 
 
 class Daemon:
@@ -215,12 +222,13 @@ class Daemon:
             headers_per_flush=settings.store.fsync_every_headers,
             on_error=metrics.on_store_error)
         self._resilience_metrics.watch_batch(durable.batcher)
-        errors = ErrorRateTracker(self.clock)
+        errors = ErrorRateTracker(self.clock, window_seconds=ERROR_WINDOW_SECONDS,
+                                  bucket_seconds=5.0)
         latency = LatencyTracker(self.clock)
         throughput = ThroughputTracker(self.clock, "headers", window_seconds=60,
                                        bucket_seconds=1)
         lag = LoopLagMonitor(self.clock, on_sample=metrics.set_event_loop_lag)
-        metrics.bind_error_ratio(lambda: errors.window().error_rate)
+        metrics.bind_error_ratio(lambda: judged_error_rate(errors, ERROR_POLICY))
 
         addresses = self._addresses()
         use_seeds = not addresses and settings.p2p.dns_seeds
@@ -274,7 +282,7 @@ class Daemon:
         dashboard.register("peers", "connections",
                            lambda: evaluate_peers(view.connected_peers()))
         dashboard.register("store", "writable", lambda: evaluate_store(durable.healthy))
-        dashboard.register("errors", "rate", error_rate_provider(errors))
+        dashboard.register("errors", "rate", error_rate_provider(errors, ERROR_POLICY))
         dashboard.register("event_loop", "lag", loop_lag_provider(lag))
         offsets = observer.time_offsets
         dashboard.register("clock", "offset",
@@ -308,9 +316,11 @@ class Daemon:
         bound = [a for a in runner.addresses if isinstance(a, tuple)]
         self.http_address = (bound[0][0], bound[0][1]) if bound else (host, port)
         frozen = freeze_heap()
-        log.info("node.ready", network=self.params.name, height=chain.tip_height,
-                 http=f"http://{self.http_address[0]}:{self.http_address[1]}",
-                 peers=[str(a) for a in addresses] or "dns-seeds", frozen_objects=frozen)
+        log.debug("node.heap_frozen", objects=frozen)
+        log.info("node.ready", network=self.params.name, store_height=chain.tip_height,
+                 data_dir=str(settings.data_dir),
+                 listen=f"http://{_url_host(self.http_address[0])}:{self.http_address[1]}",
+                 peers=[str(a) for a in addresses] or "dns-seeds")
         self.notifier.ready(self._status_line(chain, view))
         try:
             async with asyncio.TaskGroup() as tg:
@@ -383,6 +393,10 @@ class Daemon:
         peers = view.connected_peers()
         return (f"height {chain.tip_height}, {peers} peer{'s' if peers != 1 else ''}, "
                 f"{sync.state.value}")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _plain(report: object) -> dict[str, object]:

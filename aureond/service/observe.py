@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
-from aureond.chain.tree import TipChanged
+from aureond.chain.tree import Node, TipChanged
 from aureond.clock import Clock
 from aureond.monitoring.error_rate import ErrorRateTracker
 from aureond.monitoring.latency import LatencyTracker
@@ -30,6 +30,7 @@ from aureond.p2p.actions import (
     RequestCompleted,
     StaleTip,
     Stalled,
+    SyncState,
     SyncStateChanged,
     TipUpdated,
 )
@@ -46,7 +47,9 @@ __all__ = ["NodeObserver", "ObservedCore"]
 log = structlog.get_logger("aureond.node")
 
 PROGRESS_LOG_INTERVAL = 10.0
-"""Seconds between sync progress lines while many headers arrive."""
+"""Seconds between sync progress lines while many headers arrive. The tip a sync ends
+at is logged when it ends, so the last ``chain.tip`` before ``sync.state synced`` is the
+synced height."""
 END_CLASSES = {"handshake-timeout": ErrorClass.TIMEOUT, "connect-timeout": ErrorClass.TIMEOUT,
                "ping-timeout": ErrorClass.TIMEOUT, "eof": ErrorClass.TEMPORARY,
                "reset": ErrorClass.TEMPORARY, "send-queue-full": ErrorClass.TEMPORARY,
@@ -72,6 +75,8 @@ class NodeObserver:
         self._durable = durable
         self._on_tip = on_tip
         self._last_progress = -1e18
+        self._tip: Node | None = None     # the tip of the last TipUpdated
+        self._logged_tip: Node | None = None  # the tip of the last chain.tip line
         self.connected_at: dict[int, float] = {}
         self.time_offsets = TimeOffsets()
 
@@ -92,12 +97,12 @@ class NodeObserver:
                                 fork_height=result.fork_height, new_height=tip.height,
                                 reverted=len(result.reverted),
                                 connected=len(result.connected))
+                self._tip = tip
                 now = self._clock.monotonic()
                 if len(result.connected) == 1 or now - self._last_progress >= \
                         PROGRESS_LOG_INTERVAL:
                     self._last_progress = now
-                    log.info("chain.tip", height=tip.height, hash=tip.hash[::-1].hex(),
-                             best_peer_height=self._protocol.sync.best_peer_height)
+                    self._log_tip(tip)
             case HeadersRejected(peer=peer, reason=reason, height=height):
                 self._metrics.on_header_rejected(reason)
                 self._errors.record_error("invalid-headers")
@@ -115,8 +120,8 @@ class NodeObserver:
                 self._metrics.observe_peer_request(message, seconds)
                 self._latency.observe(f"peer.{message}", seconds)
                 self._errors.record_success()
-            case SyncStateChanged(state=state, progress=progress):
-                log.info("sync.state", state=state.value, progress=round(progress, 4))
+            case SyncStateChanged(state=state):
+                self._log_sync_state(state)
             case HandshakeCompleted(peer=peer, user_agent=agent, start_height=height,
                                     clock_offset=offset):
                 self.time_offsets.add(str(peer.address), offset)
@@ -129,6 +134,26 @@ class NodeObserver:
                 self._errors.record_success()
                 log.info("p2p.connected", peer=str(peer), user_agent=agent,
                          start_height=height, clock_offset=round(offset, 1))
+
+    def _best_peer_height(self) -> int | None:
+        best = self._protocol.sync.best_peer_height
+        return best if best > 0 else None
+
+    def _log_tip(self, tip: Node) -> None:
+        self._logged_tip = tip
+        log.info("chain.tip", height=tip.height, hash=tip.hash[::-1].hex(),
+                 best_peer_height=self._best_peer_height())
+
+    def _log_sync_state(self, state: SyncState) -> None:
+        """``sync.state`` with the tip height; a sync that ends logs its tip first."""
+        tip = self._tip
+        if state is SyncState.SYNCED and tip is not None and tip is not self._logged_tip:
+            self._log_tip(tip)
+        height = self._protocol.status(self._clock.wall()).tip_height
+        best = self._best_peer_height()
+        progress = None if best is None else round(min(1.0, height / best), 4)
+        log.info("sync.state", state=state.value, height=height, best_peer_height=best,
+                 progress=progress)
 
 
 class ObservedCore:

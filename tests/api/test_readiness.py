@@ -54,4 +54,17 @@ def test_ready_only_when_all_three_rules_hold(tip: int, best: int | None, peers:
     rules = (peers >= 1 and best is not None and best - tip <= 1
              and age <= DEFAULT_STALE_AFTER)
     assert info.ready is rules
-    assert 0.0 <= info.progress <= 1.0
+    if peers < 1 or best is None:
+        assert info.progress is None
+    else:
+        assert info.progress is not None
+        assert 0.0 <= info.progress <= 1.0
+
+
+@pytest.mark.parametrize(("best", "peers"), [(None, 0), (None, 2), (500, 0)])
+def test_without_a_peer_height_progress_is_unknown_not_100_percent(best: int | None,
+                                                                   peers: int) -> None:
+    info = assess_sync(tip_height=0, tip_time=FRESH, best_peer_height=best,
+                       connected_peers=peers, now=NOW)
+    assert info.progress is None
+    assert not info.ready

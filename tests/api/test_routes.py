@@ -244,7 +244,7 @@ async def test_ready_when_synced(client: Client) -> None:
 
 @pytest.mark.parametrize("sync", [
     SyncInfo(SyncState.INITIAL_SYNC, 0.42, ("tip 100 is 138 blocks behind",)),
-    SyncInfo(SyncState.CONNECTING, 1.0, ("no connected peer",)),
+    SyncInfo(SyncState.CONNECTING, None, ("no connected peer",)),
     SyncInfo(SyncState.STALLED, 1.0, ("tip is 9000 s old, stale after 7200 s",)),
 ])
 async def test_not_ready_is_503_with_state_progress_and_reasons(

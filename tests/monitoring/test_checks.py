@@ -58,7 +58,7 @@ def test_store() -> None:
 def test_error_rate_output_says_why() -> None:
     policy = ErrorRatePolicy()
     few = evaluate_error_rate(1.0, 3, policy)
-    assert (few.status, few.output) == (H, "")
+    assert (few.status, few.output, few.observed_value) == (H, "", None)  # not judged
     check = evaluate_error_rate(0.25, 40, policy)
     assert check.status is U
     assert check.observed_value == 0.25

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aureond.clock import FakeClock
-from aureond.monitoring.checks import error_rate_provider
+from aureond.monitoring.checks import error_rate_provider, judged_error_rate
 from aureond.monitoring.error_rate import ErrorRateTracker
 from aureond.monitoring.health import ErrorRatePolicy, HealthStatus
 
@@ -60,7 +62,10 @@ def test_rates_and_status_stay_coherent(events: list[tuple[bool, str, float]],
 
         check = provider()
         assert check.status is expected_status(window.errors, window.total, policy)
-        assert check.observed_value == window.error_rate
+        judged = window.total >= policy.min_samples
+        assert check.observed_value == (window.error_rate if judged else None)
+        ratio = judged_error_rate(tracker, policy)
+        assert ratio == window.error_rate if judged else math.isnan(ratio)
 
     assert tracker.total == len(events)
     assert sum(count for _, count in tracker.breakdown()) == tracker.errors

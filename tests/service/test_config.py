@@ -128,8 +128,8 @@ def test_settings_are_frozen_and_render_as_json() -> None:
                      id="file-nested"),
         pytest.param("[htp]\nlisten = '127.0.0.1:1'\n", {}, {}, "htp", "unknown key",
                      id="file-section"),
-        pytest.param("", {"AUREOND_P2P__CONECT": '["a:1"]'}, {}, "p2p.conect",
-                     "unknown key", id="env-nested"),
+        pytest.param("", {"AUREOND_P2P__CONECT": '["a:1"]'}, {}, "AUREOND_P2P__CONECT",
+                     "unknown environment variable", id="env-nested"),
         pytest.param("shutdown_timeout = 0\n", {}, {}, "shutdown_timeout", "greater than",
                      id="file-range"),
         pytest.param("[log]\nlevel = 'loud'\n", {}, {}, "log.level", "'debug'",
@@ -172,6 +172,38 @@ def test_the_client_limits_reach_the_api_with_the_same_defaults() -> None:
     assert ApiSettings(**HttpConfig().client_limits()) == ApiSettings()
     tight = HttpConfig(head_timeout=0.5, max_connections=64).client_limits()
     assert (ApiSettings(**tight).head_timeout, ApiSettings(**tight).max_connections) == (0.5, 64)
+
+
+@pytest.mark.parametrize(("text", "key", "meant"), [
+    ("netwrok = 'mainnet'\n", "netwrok", "network"),
+    ("[http]\nlistn = '127.0.0.1:1'\n", "http.listn", "http.listen"),
+    ("[p2p]\nmax_outbund = 2\n", "p2p.max_outbund", "p2p.max_outbound"),
+    ("[htp]\nlisten = '127.0.0.1:1'\n", "htp", "http"),
+])
+def test_a_misspelt_key_gets_a_did_you_mean(tmp_path: Path, text: str, key: str,
+                                            meant: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_file(tmp_path, text))
+    assert caught.value.field == key
+    assert caught.value.reason.startswith(f"unknown key (did you mean {meant}?); ")
+
+
+def test_an_unknown_key_lists_the_keys_of_its_section(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_file(tmp_path, "[store]\nzqxv = 1\n"))
+    assert caught.value.reason == ("unknown key; [store] takes " + ", ".join(
+        sorted(config_module.StoreConfig.model_fields)))
+
+
+def test_an_unknown_top_level_key_lists_keys_and_sections(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_file(tmp_path, "zqxv = 1\n"))
+    reason = caught.value.reason
+    assert "did you mean" not in reason
+    for name in ("data_dir", "network", "network_profile", "shutdown_timeout"):
+        assert name in reason
+    for section in ("[http]", "[p2p]", "[store]", "[state]", "[log]", "[anchor]"):
+        assert section in reason
 
 
 def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:

@@ -115,6 +115,7 @@ def test_without_peers_nothing_is_claimed(node: Node) -> None:
     sync = node.view.sync()
     assert (sync.state, sync.ready, sync.reasons) == (SyncState.CONNECTING, False,
                                                       ("no connected peer",))
+    assert sync.progress is None  # unknown, not 100 % of a height nobody told us
     (idle,) = node.view.peers()
     assert (idle.address, idle.state, idle.breaker, idle.ban_reason) == (
         str(PEER), "idle", "closed", None)
@@ -164,6 +165,7 @@ def test_a_peer_at_genesis_has_no_height_to_report(node: Node) -> None:
     assert node.view.connected_peers() == 1
     assert node.view.best_peer_height() is None
     assert node.view.sync().state is SyncState.INITIAL_SYNC
+    assert node.view.sync().progress is None
 
 
 def test_a_banned_peer_shows_its_ban(node: Node) -> None:
