@@ -74,10 +74,15 @@ def _free_port() -> int:
         return port
 
 
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    for _ in range(SPINS):
+async def _until(condition: Callable[[], bool], what: str,
+                 clock: FakeClock | None = None) -> None:
+    """Spin the loop until ``condition``; with ``clock``, move it on by half a second
+    every 100 turns (a dial retries its connect after jittered waits on that clock)."""
+    for i in range(SPINS):
         if condition():
             return
+        if clock is not None and i % 100 == 99:
+            clock.advance(0.5)
         await asyncio.sleep(0)
     raise AssertionError(f"never happened: {what}")
 
@@ -129,7 +134,8 @@ async def test_node_ready_says_what_a_person_needs(running: Running, dead_peer: 
 
 async def test_with_no_peer_progress_is_unknown_never_100_percent(
         running: Running, capsys: pytest.CaptureFixture[str]) -> None:
-    await _until(lambda: bool(_events(running.logs, "p2p.connect_failed")), "a dial")
+    await _until(lambda: bool(_events(running.logs, "p2p.connect_failed")), "a dial",
+                 running.clock)
     status, ready = await running.get("/health/ready")
     assert (status, ready["state"], ready["progress"]) == (503, "no-peers", None)
     _, node = await running.get("/v1/status")
@@ -150,7 +156,7 @@ async def _redial(running: Running) -> None:
     """Let the next dial come due and wait until it has failed."""
     dials = _dials(running)
     running.clock.advance(31)
-    await _until(lambda: _dials(running) > dials, "another dial")
+    await _until(lambda: _dials(running) > dials, "another dial", running.clock)
 
 
 def _errors_row(text: str) -> list[str]:
@@ -161,7 +167,8 @@ def _errors_row(text: str) -> list[str]:
 async def test_an_error_rate_is_judged_alike_by_health_status_and_the_metric(
         running: Running, capsys: pytest.CaptureFixture[str]) -> None:
     # A few failed dials: too few operations to judge, and nothing pretends otherwise.
-    await _until(lambda: bool(_events(running.logs, "p2p.connect_failed")), "a dial")
+    await _until(lambda: bool(_events(running.logs, "p2p.connect_failed")), "a dial",
+                 running.clock)
     _, health = await running.get("/health")
     (check,) = health["checks"]["errors:rate"]
     assert (check["status"], check.get("observedValue")) == ("pass", None)
