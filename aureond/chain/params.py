@@ -79,6 +79,10 @@ def _genesis(time: int, nonce: int, bits: int, merkle_display: str,
 _SATOSHI_MERKLE = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
 _POW_LIMIT_1 = (1 << 224) - 1  # 00000000ffff...ff
 
+# Bitcoin's checkpoints and minimum chain work are Bitcoin Core's. Minimum chain work:
+# Bitcoin Core v30.0 chainparams (src/kernel/chainparams.cpp). Checkpoints: v30.0
+# removed them; these are the ones Bitcoin Core carried until then (mainnet up to
+# 295000, testnet3 at 546; testnet4 and signet never had any).
 _MAINNET_CHECKPOINTS = (
     (11111, "0000000069e244f73d78e8fd29ba2fd2ed618bd6fa2ee92559f542fdb26e7c1d"),
     (33333, "000000002dd5588a74784eaa7ab0507a18ad16a236e7b1ce69f00d7ddfb5d0a6"),
@@ -91,6 +95,8 @@ _MAINNET_CHECKPOINTS = (
     (216116, "00000000000001b4f4b433e81ee46494af945cf96014816a4e2370f11b23df4e"),
     (225430, "00000000000001c108384350f74090433e7fcf79a606b8e797f065b130575932"),
     (250000, "000000000000003887df1f29024b06fc2200b55f8af8f35453d7be294df2d214"),
+    (279000, "0000000000000001ae8c72a0b0c301f67e3afca10e819efa9041e458e9bd7e40"),
+    (295000, "00000000000000004d9b4ef50f0f9d686fd69db2e03af35a100370c64632a983"),
 )
 
 
@@ -108,9 +114,9 @@ MAINNET = NetworkParams(
     bip66_height=363725,
     bip65_height=388381,
     checkpoints=_checkpoints(_MAINNET_CHECKPOINTS),
-    # Total work of the chain at height 822528 (January 2024): a header chain with less
-    # work than this is never stored, however it is served.
-    minimum_chain_work=0x624C5A3C876E3E6FFFD9C800,
+    # Bitcoin Core v30.0 (the chain's work near height 912683, September 2025): a
+    # header chain with less work than this is never stored, however it is served.
+    minimum_chain_work=0xDEE8E2A309AD8A9820433C68,
     dns_seeds=("seed.bitcoin.sipa.be", "dnsseed.bluematt.me",
                "seed.bitcoin.jonasschnelli.ch", "seed.btc.petertodd.net",
                "seed.bitcoin.sprovoost.nl", "dnsseed.emzy.de", "seed.bitcoin.wiz.biz"),
@@ -128,6 +134,7 @@ TESTNET3 = NetworkParams(
     bip65_height=581885,
     checkpoints=_checkpoints(
         ((546, "000000002a936ca763904c3c35fce2f3556c559c0214345d31b1bcebf76acb70"),)),
+    minimum_chain_work=0x16DD270DD94FAC1D7632,  # Bitcoin Core v30.0
     dns_seeds=("testnet-seed.bitcoin.jonasschnelli.ch", "seed.tbtc.petertodd.net",
                "seed.testnet.bitcoin.sprovoost.nl", "testnet-seed.bluematt.me"),
 )
@@ -144,6 +151,7 @@ TESTNET4 = NetworkParams(
     bip34_height=1,
     bip66_height=1,
     bip65_height=1,
+    minimum_chain_work=0x34A4690FE592DC49C7C,  # Bitcoin Core v30.0
     dns_seeds=("seed.testnet4.bitcoin.sprovoost.nl", "seed.testnet4.wiz.biz"),
 )
 
@@ -156,6 +164,7 @@ SIGNET = NetworkParams(
     bip34_height=1,
     bip66_height=1,
     bip65_height=1,
+    minimum_chain_work=0x67D328E681A,  # Bitcoin Core v30.0 (the default signet)
     dns_seeds=("seed.signet.bitcoin.sprovoost.nl",),
 )
 
