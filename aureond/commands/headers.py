@@ -12,7 +12,8 @@ from aureond.chain.batch import validate_batch
 from aureond.chain.context import anchor_context
 from aureond.chain.hashing import hash_to_display
 from aureond.chain.header import HEADER_SIZE, BlockHeader
-from aureond.chain.params import NetworkParams, get_network, network_names, params_from_toml
+from aureond.chain.params import NetworkParams, get_network, network_names
+from aureond.chain.profile import params_from_toml
 from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail
 from aureond.errors import ConfigError, EncodingError, HeaderRejectedError
 
