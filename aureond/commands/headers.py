@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from aureond.chain.batch import validate_batch
-from aureond.chain.context import anchor_context
+from aureond.chain.context import ChainContext, anchor_context
 from aureond.chain.hashing import hash_to_display
 from aureond.chain.header import HEADER_SIZE, BlockHeader
 from aureond.chain.params import NetworkParams, get_network, network_names
 from aureond.chain.profile import params_from_toml
 from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail
 from aureond.errors import ConfigError, EncodingError, HeaderRejectedError
+from aureond.service.powpool import parallel_params
 
 __all__ = ["register"]
 
@@ -40,6 +41,9 @@ def register(sub: Any) -> None:
                         help="height of the first header (a trusted anchor); default 0")
     verify.add_argument("--anchor-chainwork", metavar="HEX",
                         help="total chain work up to and including the anchor")
+    verify.add_argument("--time-before-anchor", type=int, metavar="UNIX_TIME",
+                        help="timestamp of the header before the anchor (needed by "
+                             "networks with the litecoin retarget)")
     verify.add_argument("--now", type=int, metavar="UNIX_TIME",
                         help="the time to check the 2-hour future limit against "
                              "(default: this machine's clock)")
@@ -74,13 +78,24 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         anchor_work = int(args.anchor_chainwork, 16) if args.anchor_chainwork else None
         first = BlockHeader.parse(blob[:HEADER_SIZE])
-        ctx = anchor_context(params, first, args.anchor_height, anchor_work)
+        earlier = (() if args.time_before_anchor is None
+                   else (args.time_before_anchor,))
+        ctx = anchor_context(params, first, args.anchor_height, anchor_work, earlier)
     except (ValueError, EncodingError) as exc:
         return fail(EXIT_MALFORMED, f"bad anchor: {exc}")
     except ConfigError as exc:
         return fail(EXIT_INVALID, str(exc), height=args.anchor_height,
                     reason="bad-anchor")
-    body = blob[HEADER_SIZE:]
+    params, pool = parallel_params(params)  # scrypt on every core
+    try:
+        return _verify_run(args, params, ctx, blob[HEADER_SIZE:], now, anchor_work)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _verify_run(args: argparse.Namespace, params: NetworkParams, ctx: ChainContext,
+                body: bytes, now: int, anchor_work: int | None) -> int:
     total = len(body) // HEADER_SIZE
     show_progress = sys.stderr.isatty() and total > 5 * CHUNK
     started = time.perf_counter()

@@ -62,6 +62,7 @@ from aureond.p2p.sync import HEADERS_PER_STEP
 from aureond.resilience import BreakerConfig, CircuitBreaker, RetryPolicy, TokenBucket
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
+from aureond.service.powpool import SCRYPT_HEADERS_PER_STEP, parallel_params
 from aureond.service.sdnotify import Notifier, watchdog_interval
 from aureond.service.state_driver import StateDriver, open_state
 from aureond.service.state_view import DaemonStateView
@@ -153,6 +154,15 @@ class Daemon:
     # --- running ------------------------------------------------------------------
 
     async def run(self) -> None:
+        # scrypt networks hash proofs of work on every core (see powpool).
+        self.params, pool = parallel_params(self.params)
+        try:
+            await self._run()
+        finally:
+            if pool is not None:
+                pool.close()
+
+    async def _run(self) -> None:
         settings = self.settings
         started = self.clock.monotonic()
         chain = await asyncio.to_thread(self._open_chain)
@@ -200,7 +210,9 @@ class Daemon:
                                                if addresses else settings.p2p.max_outbound))
         protocol = P2PProtocol(chain, manager, self.rng, ban_seconds=settings.p2p.ban_seconds,
                                blocks=state.feed if state is not None else None,
-                               headers_per_step=HEADERS_PER_STEP)
+                               headers_per_step=(HEADERS_PER_STEP
+                                                 if self.params.pow_hash == "sha256d"
+                                                 else SCRYPT_HEADERS_PER_STEP))
         observer = NodeObserver(metrics=metrics, errors=errors, latency=latency,
                                 headers=throughput, peerbook=peerbook, protocol=protocol,
                                 clock=self.clock, durable=durable,
