@@ -10,6 +10,7 @@ only ever calls it, and gets the same bytes the reference hasher gives.
 
 The node also validates a large ``headers`` message a few headers per event-loop turn
 (``headers_per_step``): with scrypt that is a few milliseconds of work per turn.
+``docs/benchmarks.md`` has the measurements (``bench.bench_scrypt``).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ MIN_SHARE = 4
 """Fewest headers worth handing to another thread (a hand-off costs tens of µs)."""
 
 SCRYPT_HEADERS_PER_STEP = 16
-"""Headers the node validates per event-loop turn on an scrypt network: about 3 ms on
-two cores (5 ms on one), where ``aureond.p2p.sync.HEADERS_PER_STEP`` double-SHA-256
-headers take about 1 ms."""
+"""Headers the node validates per event-loop turn on an scrypt network: 16 scrypt
+hashes, 5-8 ms of CPU, split over the pool's threads (``HEADERS_PER_STEP`` in
+``aureond.p2p.sync``, for double SHA-256, is about 1 ms)."""
 
 
 class PowPool:
