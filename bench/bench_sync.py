@@ -1,9 +1,12 @@
 """Header sync throughput from a local reference node: aureond end to end, next to the
 node's own serving rate.
 
-Run by hand: ``.venv/bin/python -m bench.bench_sync [--blocks N] [--runs R]``.
+Run by hand: ``.venv/bin/python -m bench.bench_sync [--node sv|litecoin] [--blocks N]
+[--runs R]``.
 
-1. starts a regtest node on loopback and mines ``--blocks`` blocks (20,000 by default);
+1. starts a regtest node of the kind asked (the SV reference node by default, or
+   Litecoin Core, whose headers cost a scrypt hash each) on loopback and mines
+   ``--blocks`` blocks (20,000 by default);
 2. *node serving rate*: a raw P2P client (``aureond.wire`` framing and message codec,
    no header validation, nothing stored) does the handshake, then sends ``getheaders``
    from the last header received until the answer is empty; headers / elapsed seconds,
@@ -36,8 +39,8 @@ from pathlib import Path
 
 from aureond.chain.hashing import dsha256
 from aureond.chain.header import HEADER_SIZE
-from aureond.chain.params import SV_REGTEST
-from aureond.devnet import RegtestNode, ensure_node_binaries
+from aureond.chain.params import NetworkParams, get_network
+from aureond.devnet import KINDS, RegtestNode, ensure_binaries
 from aureond.wire import (
     PROTOCOL_VERSION,
     FrameDecoder,
@@ -69,18 +72,19 @@ HTTP_UNLIMITED = {"AUREOND_HTTP__RATE_PER_SECOND": "100000",
 class RawPeer:
     """A blocking P2P connection that only does what the benchmark needs."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, params: NetworkParams) -> None:
         self._sock = socket.create_connection((host, port), timeout=SOCKET_TIMEOUT)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._decoder = FrameDecoder(SV_REGTEST.magic, SV_REGTEST.max_payload)
+        self._params = params
+        self._decoder = FrameDecoder(params.magic, params.max_payload)
         self._host, self._port = host, port
 
     def close(self) -> None:
         self._sock.close()
 
     def send(self, message: Message) -> None:
-        self._sock.sendall(encode_message(message, SV_REGTEST.magic,
-                                          max_payload=SV_REGTEST.max_payload))
+        self._sock.sendall(encode_message(message, self._params.magic,
+                                          max_payload=self._params.max_payload))
 
     def receive(self) -> Message:
         while True:
@@ -138,8 +142,9 @@ class RawPeer:
 def node_serving_rate(node: RegtestNode, runs: int, *,
                       link: bool = False) -> tuple[float, list[float], int]:
     """Median headers/s of ``runs`` full-chain downloads over one connection."""
-    genesis = dsha256(SV_REGTEST.genesis.serialize())
-    peer = RawPeer(*node.p2p_addr)
+    params = get_network(node.network)
+    genesis = params.genesis_hash
+    peer = RawPeer(*node.p2p_addr, params)
     try:
         peer.handshake()
         rates, count = [], 0
@@ -171,7 +176,8 @@ def aureond_run(node: RegtestNode, work: Path, index: int) -> DaemonRun:
     host, port = node.p2p_addr
     best = node.rpc.getbestblockhash()
     height = node.rpc.getblockcount()
-    daemon = DaemonProcess(work / f"aureond-{index}", connect=[f"{host}:{port}"],
+    daemon = DaemonProcess(work / f"aureond-{index}", network=node.network,
+                           connect=[f"{host}:{port}"],
                            env=HTTP_UNLIMITED, log_path=work / f"aureond-{index}.log")
     spawned = time.time()
     try:
@@ -199,6 +205,7 @@ def mine(node: RegtestNode, blocks: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--node", choices=sorted(KINDS), default="sv")
     parser.add_argument("--blocks", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -208,7 +215,7 @@ def main() -> None:
                          "dated over 2 h ahead, which fast mining reaches near 43,000)")
     work = Path(tempfile.mkdtemp(prefix="aureond-bench-sync-"))
     try:
-        with RegtestNode(ensure_node_binaries(), work / "node") as node:
+        with RegtestNode(ensure_binaries(KINDS[args.node]), work / "node") as node:
             mined_s = mine(node, args.blocks)
             print(f"mined {args.blocks:,} blocks in {mined_s:.1f} s", file=sys.stderr)
             node_rate, node_rates, served = node_serving_rate(node, args.runs)

@@ -3,7 +3,10 @@
 Header sync receives headers 2,000 at a time, so the rules are checked for a whole run
 at once: one tight loop does the double SHA-256 (the only per-header Python work), and
 every other rule is a vector operation over the run (numpy views of the raw bytes, no
-per-header objects).
+per-header objects). On a network whose proof-of-work hash is not the block hash
+(scrypt), the PoW hashes are computed once for the run, after the cheap checks pass,
+by the network's hasher (``NetworkParams.pow_function``, which the node may replace
+with a parallel one), and compared to the targets the same vectorized way.
 
 Correctness is anchored on the reference rules in ``aureond.chain.rules``: the fast
 path only ever *accepts*; when any vector check fails, the run is re-validated header
@@ -26,7 +29,7 @@ import numpy.typing as npt
 
 from aureond.chain.context import MTP_WINDOW, ChainContext
 from aureond.chain.header import HEADER_SIZE, BlockHeader
-from aureond.chain.params import NetworkParams
+from aureond.chain.params import VERSIONBITS_TOP_BITS, NetworkParams
 from aureond.chain.rules import retarget, validate_header
 from aureond.chain.target import bits_to_target, work_from_target
 from aureond.errors import EncodingError, HeaderRejectedError
@@ -167,7 +170,7 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
             return None
         targets[b] = t
     bits_list = bits.tolist()
-    if not _meets_targets(hashes, bits, targets):
+    if not _meets_targets(params.pow_hashes(raw, hashes), bits, targets):
         return None
     if len(targets) == 1:
         works = [work_from_target(targets[bits_list[0]])] * n
@@ -189,7 +192,8 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     # Version minimums (the vector form of rules.min_version).
     versions = words[:, 0].view(np.int32)
     for threshold, minimum in ((params.bip34_height, 2), (params.bip66_height, 3),
-                               (params.bip65_height, 4)):
+                               (params.bip65_height, 4),
+                               (params.versionbits_height, VERSIONBITS_TOP_BITS)):
         if threshold is None:
             continue
         mask = heights >= threshold
@@ -239,8 +243,9 @@ def _context_before(params: NetworkParams, start: ChainContext, raw: bytes,
                     hashes: list[bytes], i: int, running: ChainContext) -> ChainContext:
     """The context whose tip is header ``i - 1`` of the run (only what retarget needs).
 
-    Retargeting reads the parent's time and bits and the period's first header; both
-    are in the run or in ``start``. ``running`` carries the previous boundary's data.
+    Retargeting reads the parent's time and bits, the period's first header and (for
+    Litecoin) the header before it; all are in the run or in ``start``. ``running``
+    carries the previous boundary's data.
     """
     if i == 0:
         return start
@@ -250,8 +255,20 @@ def _context_before(params: NetworkParams, start: ChainContext, raw: bytes,
         first_time, first_bits = _header_fields(raw, first_i)
     else:
         first_time, first_bits = start.period_first_time, start.period_first_bits
+    before = _time_before(params, start, raw, first_i)
     return ChainContext(start.height + i, hashes[i - 1], time_, bits_, 0, (), first_time,
-                        first_bits, running.walk_bits)
+                        first_bits, running.walk_bits, before)
+
+
+def _time_before(params: NetworkParams, start: ChainContext, raw: bytes,
+                 first_i: int) -> int | None:
+    """The time of the header before run index ``first_i`` (a period's first header;
+    negative when that header is ``start`` or before it)."""
+    if first_i >= 1:
+        return _header_fields(raw, first_i - 1)[0]
+    if first_i == 0:
+        return start.time
+    return start.time_before_period(params)
 
 
 def _final_context(params: NetworkParams, ctx: ChainContext, raw: bytes,
@@ -262,8 +279,9 @@ def _final_context(params: NetworkParams, ctx: ChainContext, raw: bytes,
     interval = params.retarget_interval
     last_height = ctx.height + n
     first_height = last_height - last_height % interval
-    if first_height > ctx.height:
-        first_time, first_bits = _header_fields(raw, first_height - ctx.height - 1)
+    first_i = first_height - ctx.height - 1
+    if first_i >= 0:
+        first_time, first_bits = _header_fields(raw, first_i)
     else:
         first_time, first_bits = ctx.period_first_time, ctx.period_first_bits
     walkers = np.flatnonzero((bits != params.pow_limit_bits) | (heights % interval == 0))
@@ -272,7 +290,8 @@ def _final_context(params: NetworkParams, ctx: ChainContext, raw: bytes,
     return ChainContext(
         height=last_height, hash=hashes[-1], time=int(times[-1]), bits=int(bits[-1]),
         chainwork=ctx.chainwork + total_work, recent_times=recent,
-        period_first_time=first_time, period_first_bits=first_bits, walk_bits=walk)
+        period_first_time=first_time, period_first_bits=first_bits, walk_bits=walk,
+        before_period_time=_time_before(params, ctx, raw, first_i))
 
 
 def first_invalid(params: NetworkParams, ctx: ChainContext, raw: bytes,

@@ -8,7 +8,9 @@ frozen value, advanced header by header:
 * the time and bits of the first header of the current retarget period (the retarget
   and BIP94 base);
 * the "walk-back" bits: the bits of the latest header that is at a period boundary or
-  is not a minimum-difficulty header (testnet3/testnet4 20-minute rule).
+  is not a minimum-difficulty header (testnet3/testnet4 20-minute rule);
+* the time of the header just before the period's first header (Litecoin's retarget
+  measures from it), when known.
 
 A validation run that starts after genesis starts from a trusted *anchor*. For
 networks that retarget, the anchor must sit at a period boundary (height divisible by
@@ -16,7 +18,9 @@ the interval), where the period's first header is the anchor itself. Its
 median-time-past window holds the timestamps that are known: the anchor's, plus the
 ones of the 10 headers before it when given. Without them the first headers after the
 anchor are checked against the lowest median the missing times allow, so an anchor
-never refuses a chain that the full rules accept.
+never refuses a chain that the full rules accept. A ``litecoin``
+retarget also needs the time of the header before the anchor: give at least that one
+earlier time.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class ChainContext:
     period_first_time: int
     period_first_bits: int
     walk_bits: int
+    before_period_time: int | None = None
 
     def median_time_past(self) -> int:
         """The median of the last 11 timestamps (fewer near genesis), or, when some of
@@ -69,6 +74,17 @@ class ChainContext:
         window = min(MTP_WINDOW, self.height + 1)
         i = window // 2 - (window - len(ordered))
         return ordered[i] if i >= 0 else -1
+
+    def time_before_period(self, params: NetworkParams) -> int | None:
+        """The time of the header just before the first header of this context's period
+        (``None`` when unknown). A context built at a boundary without this field still
+        knows it when its parent's time is in ``recent_times``."""
+        if self.before_period_time is not None:
+            return self.before_period_time
+        if (self.height and self.height % params.retarget_interval == 0
+                and len(self.recent_times) >= 2):
+            return self.recent_times[-2]
+        return None
 
     def advance(self, params: NetworkParams, header: HeaderFacts, work: int) -> ChainContext:
         """The context after ``header`` (already validated) is appended."""
@@ -86,6 +102,7 @@ class ChainContext:
             period_first_time=header.time if at_boundary else self.period_first_time,
             period_first_bits=header.bits if at_boundary else self.period_first_bits,
             walk_bits=walk,
+            before_period_time=self.time if at_boundary else self.time_before_period(params),
         )
 
 
@@ -119,7 +136,13 @@ def anchor_context(params: NetworkParams, anchor: BlockHeader, height: int,
     if cp is not None and cp != anchor.hash:
         raise ConfigError("anchor", f"does not match the {params.name} checkpoint at "
                           f"height {height}")
+    if (params.retarget_variant == "litecoin" and not params.no_retargeting
+            and not earlier_times):
+        raise ConfigError(
+            "anchor", f"{params.name} measures each retarget from the header before the "
+            "period: give the time of the header before the anchor, or start from genesis")
     work = work_from_bits(anchor.bits) if chainwork is None else chainwork
     times = (*earlier_times[-(MTP_WINDOW - 1):], anchor.time)
     return ChainContext(height, anchor.hash, anchor.time, anchor.bits, work, times,
-                        anchor.time, anchor.bits, anchor.bits)
+                        anchor.time, anchor.bits, anchor.bits,
+                        earlier_times[-1] if earlier_times else None)

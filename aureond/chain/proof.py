@@ -20,6 +20,7 @@ from aureond.chain.hashing import hash_from_display, hash_to_display
 from aureond.chain.header import BlockHeader
 from aureond.chain.merkle import branch_root
 from aureond.chain.partial_merkle import MAX_PARTIAL_TREE_TRANSACTIONS, MerkleBlock
+from aureond.chain.pow import reference_hasher
 from aureond.chain.target import bits_to_target
 from aureond.errors import EncodingError, ProofError
 
@@ -78,8 +79,10 @@ class ElectrumProof:
     block_height: int | None = None
 
 
-def check_header_pow(header: BlockHeader, pow_limit: int | None = None) -> None:
-    """The header's hash meets its own ``bits`` (and ``bits`` is within ``pow_limit``).
+def check_header_pow(header: BlockHeader, pow_limit: int | None = None, *,
+                     pow_hash: str = "sha256d") -> None:
+    """The header's proof-of-work hash (``pow_hash``: ``sha256d``, the block hash, or
+    ``scrypt``) meets its own ``bits`` (and ``bits`` is within ``pow_limit``).
 
     Raises ``ProofError`` with reason ``bad-bits``, ``bits-above-limit`` or
     ``high-hash``. This checks work, not chain membership.
@@ -91,9 +94,11 @@ def check_header_pow(header: BlockHeader, pow_limit: int | None = None) -> None:
     if pow_limit is not None and target > pow_limit:
         raise ProofError("bits-above-limit",
                          f"bits 0x{header.bits:08x} is easier than the network's limit")
-    if int.from_bytes(header.hash, "little") > target:
-        raise ProofError("high-hash", f"block hash {header.hash_hex} does not meet its "
-                         f"bits 0x{header.bits:08x}")
+    hasher = reference_hasher(pow_hash)
+    pow_ = header.hash if hasher is None else hasher(header.serialize())[0]
+    if int.from_bytes(pow_, "little") > target:
+        raise ProofError("high-hash", f"the {pow_hash} proof of work of block "
+                         f"{header.hash_hex} does not meet its bits 0x{header.bits:08x}")
 
 
 def verify_txoutproof(proof: bytes | bytearray | memoryview, trusted_header: BlockHeader,

@@ -12,11 +12,12 @@ reason             field     meaning
 bad-prevblk        prev      does not link to the parent
 bad-bits-encoding  bits      non-canonical, negative, zero or overflowing compact bits
 bad-diffbits       bits      bits differ from the expected difficulty
-high-hash          nonce     hash above the target (proof of work not met)
+high-hash          nonce     PoW hash above the target (the network's ``pow_hash``)
 time-too-old       time      not after the median of the previous 11 timestamps
 time-too-new       time      more than the future limit (2 h) after the given "now"
 time-timewarp      time      BIP94: first header of a period too far before its parent
-bad-version        version   version below the minimum after BIP34/66/65
+bad-version        version   version below the minimum after BIP34/66/65 (and below
+                             ``0x20000000`` after ``versionbits_height``)
 checkpoint         hash      a checkpoint height with another hash
 =================  ========  ==========================================================
 """
@@ -25,11 +26,31 @@ from __future__ import annotations
 
 from aureond.chain.context import ChainContext
 from aureond.chain.header import BlockHeader
-from aureond.chain.params import NetworkParams
+from aureond.chain.params import VERSIONBITS_TOP_BITS, NetworkParams
 from aureond.chain.target import bits_to_target, target_to_bits, work_from_target
-from aureond.errors import EncodingError, HeaderRejectedError
+from aureond.errors import ConfigError, EncodingError, HeaderRejectedError
 
-__all__ = ["expected_bits", "min_version", "retarget", "validate_header"]
+__all__ = ["expected_bits", "min_version", "retarget", "retarget_start_time",
+           "validate_header"]
+
+_MAX_256 = (1 << 256) - 1
+
+
+def retarget_start_time(params: NetworkParams, ctx: ChainContext) -> int:
+    """The time the retarget after ``ctx`` measures from.
+
+    Bitcoin: the period's first header (2,015 blocks back from ``ctx``). Litecoin:
+    the header before it (a full 2,016 blocks back, which closes the time-warp hole),
+    except for the first retarget after genesis, which measures from genesis.
+    """
+    if params.retarget_variant != "litecoin" or ctx.height + 1 == params.retarget_interval:
+        return ctx.period_first_time
+    start = ctx.time_before_period(params)
+    if start is None:
+        raise ConfigError("anchor", f"the {params.name} retarget at height "
+                          f"{ctx.height + 1} needs the time of the header before height "
+                          f"{ctx.height + 1 - params.retarget_interval}")
+    return start
 
 
 def retarget(params: NetworkParams, ctx: ChainContext) -> int:
@@ -37,9 +58,21 @@ def retarget(params: NetworkParams, ctx: ChainContext) -> int:
     if params.no_retargeting:
         return ctx.bits
     span = params.target_timespan
-    actual = min(max(ctx.time - ctx.period_first_time, span // 4), span * 4)
+    actual = min(max(ctx.time - retarget_start_time(params, ctx), span // 4), span * 4)
     base = ctx.period_first_bits if params.enforce_bip94 else ctx.bits
-    target = bits_to_target(base) * actual // span
+    target = bits_to_target(base)
+    if params.retarget_variant == "litecoin":
+        # Litecoin's 256-bit arithmetic: a target within one bit of the pow limit's
+        # length is shifted right before the multiplication and back after (the
+        # lowest bit is lost); products wrap at 256 bits as arith_uint256 does.
+        shift = target.bit_length() > params.pow_limit.bit_length() - 1
+        if shift:
+            target >>= 1
+        target = (target * actual & _MAX_256) // span
+        if shift:
+            target = target << 1 & _MAX_256
+    else:
+        target = target * actual // span
     return target_to_bits(min(target, params.pow_limit))
 
 
@@ -56,7 +89,10 @@ def expected_bits(params: NetworkParams, ctx: ChainContext, time: int) -> int:
 
 
 def min_version(params: NetworkParams, height: int) -> int:
-    """The lowest header version allowed at ``height`` (BIP34, BIP66, BIP65)."""
+    """The lowest header version allowed at ``height`` (BIP34, BIP66, BIP65, and
+    Litecoin's version-bits minimum)."""
+    if params.versionbits_height is not None and height >= params.versionbits_height:
+        return VERSIONBITS_TOP_BITS
     if params.bip65_height is not None and height >= params.bip65_height:
         return 4
     if params.bip66_height is not None and height >= params.bip66_height:
@@ -86,9 +122,10 @@ def validate_header(params: NetworkParams, ctx: ChainContext, header: BlockHeade
                                   f"got 0x{header.bits:08x}, expected 0x{want:08x}")
     if target > params.pow_limit:
         raise HeaderRejectedError(height, "bits", "bad-diffbits", "easier than pow limit")
-    if int.from_bytes(header.hash, "little") > target:
+    if int.from_bytes(params.pow_hash_of(header), "little") > target:
         raise HeaderRejectedError(height, "nonce", "high-hash",
-                                  "proof of work does not meet the target")
+                                  f"proof of work ({params.pow_hash}) does not meet the "
+                                  "target")
     mtp = ctx.median_time_past()
     if header.time <= mtp:
         raise HeaderRejectedError(height, "time", "time-too-old",

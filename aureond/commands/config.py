@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from aureond.chain.params import NetworkParams, params_from_toml
+from aureond.chain.params import NetworkParams
+from aureond.chain.profile import params_from_toml
 from aureond.commands.common import EXIT_CONFIG, EXIT_OK, emit_json, fail
 from aureond.commands.networks import builtin_network
 from aureond.errors import ConfigError

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from aureond.chain.batch import validate_batch
-from aureond.chain.context import MTP_WINDOW, anchor_context
+from aureond.chain.context import MTP_WINDOW, ChainContext, anchor_context
 from aureond.chain.hashing import hash_to_display
 from aureond.chain.header import HEADER_SIZE, BlockHeader
-from aureond.chain.params import NetworkParams, network_names, params_from_toml
+from aureond.chain.params import NetworkParams, network_names
+from aureond.chain.profile import params_from_toml
 from aureond.commands.common import EXIT_INVALID, EXIT_MALFORMED, EXIT_OK, emit_json, fail_json
 from aureond.commands.networks import builtin_network
 from aureond.errors import ConfigError, EncodingError, HeaderRejectedError
+from aureond.service.powpool import parallel_params
 
 __all__ = ["register"]
 
@@ -101,7 +103,16 @@ def _verify(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return fail_json(EXIT_INVALID, str(exc), height=args.anchor_height,
                     reason="bad-anchor")
-    body = blob[HEADER_SIZE:]
+    params, pool = parallel_params(params)  # scrypt on every core
+    try:
+        return _verify_run(args, params, ctx, blob[HEADER_SIZE:], now, anchor_work)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _verify_run(args: argparse.Namespace, params: NetworkParams, ctx: ChainContext,
+                body: bytes, now: int, anchor_work: int | None) -> int:
     total = len(body) // HEADER_SIZE
     show_progress = sys.stderr.isatty() and total > 5 * CHUNK
     started = time.perf_counter()

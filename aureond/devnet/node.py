@@ -1,4 +1,5 @@
-"""A reference full node in regtest: start, wait until ready, restart, stop.
+"""A full node in regtest (either kind, see ``kinds``): start, wait until ready,
+restart, stop.
 
 Every node binds loopback only, on free ports, with its own random RPC password (sent
 as ``-rpcauth``, a salted hash, so it never shows in the process list). The process
@@ -25,8 +26,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self, TypeVar
+from typing import IO, Any, Self, TypeVar
 
+from aureond.devnet import mweb
 from aureond.devnet.address import regtest_address
 from aureond.devnet.binary import NodeBinaries
 from aureond.devnet.errors import (
@@ -36,6 +38,7 @@ from aureond.devnet.errors import (
     RpcError,
     RpcTransportError,
 )
+from aureond.devnet.kinds import NodeKind
 from aureond.devnet.rpc import RPC_IN_WARMUP, RpcClient
 
 __all__ = ["LOOPBACK", "RegtestNode", "free_ports", "wait_synced", "wait_until"]
@@ -48,15 +51,14 @@ _RPC_PROBE_TIMEOUT = 2.0
 _SIGNAL_GRACE = 10.0       # after SIGTERM, then after SIGKILL
 _LOG_TAIL_BYTES = 4096
 _BIND_FAILURES = ("Unable to bind", "Binding RPC on address", "Unable to start HTTP server")
+_WALLET = "w"               # the one wallet of a node whose wallets are made over RPC
+_WALLET_NOT_FOUND = -18
 
-# Mandatory for this node in regtest, then: loopback only, no discovery, fast mining
-# (-checkblockindex=0), BIP37 on, loopback whitelisted (so a fresh node answers
-# getheaders before it leaves initial download), and short bans for misbehaving tests.
+# Every kind: loopback only, no discovery, BIP37 on, loopback whitelisted (so a fresh
+# node answers getheaders before it leaves initial download), and short bans for
+# misbehaving tests. Each kind adds its own (``NodeKind.options``).
 _BASE_OPTIONS = (
     "-regtest",
-    "-excessiveblocksize=0",
-    "-maxstackmemoryusageconsensus=0",
-    "-minminingtxfee=0.00000500",
     f"-bind={LOOPBACK}",
     "-listen=1",
     "-discover=0",
@@ -65,7 +67,6 @@ _BASE_OPTIONS = (
     "-server=1",
     f"-rpcbind={LOOPBACK}",
     f"-rpcallowip={LOOPBACK}",
-    "-checkblockindex=0",
     "-peerbloomfilters=1",
     f"-whitelist={LOOPBACK}",
     "-bantime=2",
@@ -117,11 +118,13 @@ def wait_synced(nodes: Sequence[RegtestNode], timeout: float = 30.0) -> str:
 
 
 class RegtestNode:
-    """One reference node in regtest, owned by this process.
+    """One full node in regtest, owned by this process; its kind is its binaries'.
 
     ``datadir=None`` makes a temporary directory that :meth:`close` deletes; a given
     directory is kept, so a chain survives between runs. Ports are picked on the first
-    start and kept across :meth:`restart` while they stay free.
+    start and kept across :meth:`restart` while they stay free. A Litecoin node always
+    has its wallet (created on the first start, loaded on later ones): it pays the
+    MWEB peg-in that mining past height 432 needs.
     """
 
     def __init__(self, binaries: NodeBinaries, datadir: Path | str | None = None, *,
@@ -147,6 +150,7 @@ class RegtestNode:
         self._requested_ports = (p2p_port, rpc_port)
         self._p2p_port = p2p_port
         self._rpc_port = rpc_port
+        self._onion_port: int | None = None
         self._password = secrets.token_hex(16)
         self.mining_address = regtest_address(str(self.datadir))
         self._rpc_timeout = rpc_timeout
@@ -171,6 +175,11 @@ class RegtestNode:
         return LOOPBACK, self._require_port(self._rpc_port)
 
     @property
+    def onion_addr(self) -> tuple[str, int] | None:
+        """Where a node of a kind with ``onion_bind`` takes Tor connections (unused)."""
+        return (LOOPBACK, self._onion_port) if self._onion_port is not None else None
+
+    @property
     def rpc_credentials(self) -> tuple[str, str]:
         """The RPC user and password (random per node, stable across restarts)."""
         return _RPC_USER, self._password
@@ -190,9 +199,18 @@ class RegtestNode:
         return self._process is not None and self._process.poll() is None
 
     @property
+    def kind(self) -> NodeKind:
+        return self.binaries.kind
+
+    @property
+    def network(self) -> str:
+        """The aureond network that matches this node's regtest."""
+        return self.binaries.kind.network
+
+    @property
     def log_path(self) -> Path:
-        """The node's own log (this version names it ``bitcoind.log``)."""
-        return self.datadir / "regtest" / "bitcoind.log"
+        """The node's own log (``bitcoind.log`` or ``debug.log``, by kind)."""
+        return self.datadir / "regtest" / self.binaries.kind.log_name
 
     @property
     def stderr_path(self) -> Path:
@@ -207,12 +225,16 @@ class RegtestNode:
         self._forget()  # a process that exited on its own
         attempt = 1
         while True:
-            if self._p2p_port is None or self._rpc_port is None:
-                p2p, rpc = free_ports(2)
+            if self._p2p_port is None or self._rpc_port is None or (
+                    self.kind.onion_bind and self._onion_port is None):
+                p2p, rpc, onion = free_ports(3)
                 self._p2p_port = self._p2p_port or p2p
                 self._rpc_port = self._rpc_port or rpc
+                self._onion_port = self._onion_port or onion
             try:
                 self._wait_ready(self._launch())
+                if self.kind.wallet_by_rpc:
+                    self._open_wallet()
             except _PortTakenError:
                 self._reap_now()
                 if attempt >= _START_ATTEMPTS or None not in self._requested_ports:
@@ -222,6 +244,7 @@ class RegtestNode:
                         self._log_tail()) from None
                 attempt += 1
                 self._p2p_port, self._rpc_port = self._requested_ports
+                self._onion_port = None
             except BaseException:
                 self._reap_now()
                 raise
@@ -265,8 +288,19 @@ class RegtestNode:
     # --- conveniences ------------------------------------------------------------------
 
     def generate(self, n: int, address: str | None = None) -> list[str]:
-        """Mine ``n`` blocks to ``address`` (default: this node's own mining address)."""
-        return self.rpc.generate(n, address or self.mining_address)
+        """Mine ``n`` blocks to ``address`` (default: this node's own mining address),
+        through MWEB activation on a Litecoin node (see ``mweb``)."""
+        target = address or self.mining_address
+        if self.kind.mweb_height is not None:
+            return mweb.generate(self.rpc, self.kind.mweb_height, n, target)
+        return self.rpc.generate(n, target)
+
+    def sign_raw_transaction(self, raw_hex: str) -> dict[str, Any]:
+        """Sign with the node's wallet (the RPC's name differs by kind)."""
+        signed = self.rpc.call(self.kind.sign_method, raw_hex)
+        if not isinstance(signed, dict) or not signed.get("complete"):
+            raise DevnetError(f"{self.kind.sign_method} did not sign completely: {signed}")
+        return signed
 
     def connect(self, other: RegtestNode, timeout: float = 30.0) -> str:
         """Connect to ``other`` (``addnode onetry``) and wait until both share a tip."""
@@ -294,10 +328,12 @@ class RegtestNode:
     def _command(self) -> list[str]:
         salt = secrets.token_hex(16)
         digest = hmac.new(salt.encode(), self._password.encode(), hashlib.sha256).hexdigest()
-        command = [str(self.binaries.bitcoind), *_BASE_OPTIONS,
+        command = [str(self.binaries.daemon), *_BASE_OPTIONS, *self.kind.options,
                    f"-datadir={self.datadir}", f"-port={self._p2p_port}",
                    f"-rpcport={self._rpc_port}", f"-rpcauth={_RPC_USER}:{salt}${digest}"]
-        if not self.wallet:
+        if self.kind.onion_bind:
+            command.append(f"-bind={LOOPBACK}:{self._onion_port}=onion")
+        if not self.wallet and not self.kind.wallet_by_rpc:
             command.append("-disablewallet")
         if self.txindex:
             command.append("-txindex=1")
@@ -341,6 +377,18 @@ class RegtestNode:
                     f"the node's RPC did not answer within {self.start_timeout:.0f}s",
                     self._log_tail())
             time.sleep(_POLL_INTERVAL)
+
+    def _open_wallet(self) -> None:
+        """Load the node's wallet, creating it on the first start."""
+        if _WALLET in self.rpc.call("listwallets"):
+            return
+        try:
+            self.rpc.call("loadwallet", _WALLET)
+        except RpcError as exc:
+            if exc.code != _WALLET_NOT_FOUND:
+                raise NodeStartError(f"the node's wallet did not load: {exc}",
+                                     self._log_tail()) from exc
+            self.rpc.call("createwallet", _WALLET)
 
     def _reap_now(self) -> None:
         if self._process is not None:

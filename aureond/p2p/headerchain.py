@@ -418,8 +418,12 @@ def stored_context(params: NetworkParams, store: HeaderStore, anchor: Anchor,
             h -= 1
             bits = int.from_bytes(_raw(store, h)[72:76], "little")
         walk = bits
+    if boundary - 1 >= anchor.height:
+        before: int | None = _time(store, boundary - 1)
+    else:
+        before = anchor.earlier_times[-1] if anchor.earlier_times else None
     return ChainContext(height, tip.hash, tip.time, tip.bits, chainwork, times,
-                        period.time, period.bits, walk)
+                        period.time, period.bits, walk, before)
 
 
 def _time(store: HeaderStore, height: int) -> int:

@@ -77,6 +77,7 @@ from aureond.service.bans import NodeBans
 from aureond.service.config import Settings, parse_hostport
 from aureond.service.observe import NodeObserver, ObservedCore
 from aureond.service.peersaver import PeerBookSaver
+from aureond.service.powpool import SCRYPT_HEADERS_PER_STEP, parallel_params
 from aureond.service.resilience_metrics import ResilienceMetrics
 from aureond.service.sdnotify import Notifier, watchdog_interval
 from aureond.service.state_driver import StateDriver, open_state
@@ -189,6 +190,15 @@ class Daemon:
     # --- running ------------------------------------------------------------------
 
     async def run(self) -> None:
+        # scrypt networks hash proofs of work on every core (see powpool).
+        self.params, pool = parallel_params(self.params)
+        try:
+            await self._run()
+        finally:
+            if pool is not None:
+                pool.close()
+
+    async def _run(self) -> None:
         settings = self.settings
         started = self.clock.monotonic()
         chain = await asyncio.to_thread(self._open_chain)
@@ -240,7 +250,9 @@ class Daemon:
                                handshake=HandshakeConfig(
                                    timeout=settings.p2p.handshake_timeout),
                                blocks=state.feed if state is not None else None,
-                               headers_per_step=HEADERS_PER_STEP)
+                               headers_per_step=(HEADERS_PER_STEP
+                                                 if self.params.pow_hash == "sha256d"
+                                                 else SCRYPT_HEADERS_PER_STEP))
         observer = NodeObserver(metrics=metrics, errors=errors, latency=latency,
                                 headers=throughput, peerbook=peerbook, protocol=protocol,
                                 clock=self.clock, durable=durable,

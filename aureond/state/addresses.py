@@ -251,15 +251,21 @@ class _WrongNetworkError(AddressError):
     """A well-formed address of another network (never read as a script instead)."""
 
 
+_MWEB_REFUSED = ("an MWEB address: coins sent to it live in Litecoin's extension block, "
+                 "which a light client does not see; watch an ordinary address instead")
+
+
 def _other_network(version: int | None, hrp: str | None) -> str | None:
     """The networks (joined by '/') whose addresses use ``version`` or ``hrp``."""
     names = [p.network for p in ADDRESS_PARAMS.values()
-             if (version is not None and version in (p.p2pkh_version, p.p2sh_version))
-             or (hrp is not None and hrp == p.hrp)]
+             if (version is not None and version in (p.p2pkh_version, *p.p2sh_versions))
+             or (hrp is not None and hrp in (p.hrp, p.mweb_hrp))]
     return "/".join(names) or None
 
 
 def _segwit_script(text: str, hrp: str, params: AddressParams) -> bytes:
+    if hrp == params.mweb_hrp:
+        raise _WrongNetworkError(_MWEB_REFUSED)
     if params.hrp is None:
         raise _WrongNetworkError(f"{params.network} has no segwit: bech32 addresses "
                                  "cannot be paid there")
@@ -287,7 +293,7 @@ def script_for_address(text: str, params: AddressParams) -> bytes:
     version, body = payload[0], payload[1:]
     if version == params.p2pkh_version:
         return _p2pkh(body)
-    if version == params.p2sh_version:
+    if version in params.p2sh_versions:
         return _p2sh(body)
     other = _other_network(version, None)
     where = f"a {other} address" if other else f"address version {version}"
@@ -303,6 +309,9 @@ def watch_script(item: str, params: AddressParams | None) -> bytes:
     """
     if not isinstance(item, str) or not item:
         raise AddressError("a watch item is a non-empty string (address or script hex)")
+    if params is not None and params.mweb_hrp and item.lower().startswith(
+            params.mweb_hrp + "1"):
+        raise AddressError(_MWEB_REFUSED)  # longer than bech32 allows: caught here
     address_error: AddressError | None = None
     if len(item) <= _MAX_BECH32_LEN:
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from aureond.chain.header import BlockHeader
 from aureond.cli import main
 from tests.chain.helpers import FAR_FUTURE, read_run
 
@@ -85,3 +86,19 @@ def test_wrong_genesis_is_invalid(capsys: pytest.CaptureFixture[str], data_dir: 
                      str(data_dir / "headers" / "mainnet_000000-010236.bin"))
     assert code == 1
     assert out["reason"] == "bad-anchor"
+
+
+def test_litecoin_anchor_needs_the_time_before_it(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    """A litecoin-retarget network measures from the header before the period, so an
+    anchor after genesis needs that header's time: refused without it, with the fix."""
+    anchor = BlockHeader(0x20000000, b"\x01" * 32, b"\x02" * 32, 1_500_000_000, 0x1E0FFFF0, 0)
+    path = tmp_path / "anchor.bin"
+    path.write_bytes(anchor.serialize())
+    argv = ("--network", "litecoin-testnet", "--anchor-height", "4032", "--now",
+            str(FAR_FUTURE), str(path))
+    code, out = _run(capsys, *argv)
+    assert (code, out["reason"]) == (1, "bad-anchor")
+    assert "header before" in str(out["error"])
+    code, out = _run(capsys, *argv, "--anchor-times", "1499999000")
+    assert (code, out["ok"], out["tip_height"]) == (0, True, 4032)

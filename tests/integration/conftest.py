@@ -1,8 +1,13 @@
-"""Fixtures that run the reference full node in regtest.
+"""Fixtures that run a real full node in regtest, of each kind.
 
-The binaries are fetched once per machine and cached (see ``aureond.devnet.binary``).
-If they cannot be had, tests that need them skip with the reason, or fail when ``CI``
-is set, where a silent skip would hide a broken pipeline.
+``node_kind`` is parametrized over the two real nodes (``aureond.devnet.kinds``): the
+Bitcoin SV reference node and Litecoin Core. Every test that uses a node fixture runs
+once per kind, unless it (or its module, through ``pytestmark``) is marked
+``node_kinds("sv")`` or similar. The SV
+binaries are fetched once per machine and cached (see ``aureond.devnet.binary``);
+``litecoind`` comes from the system package. If a node cannot be had, tests that need
+it skip with the reason, or fail when ``CI`` is set, where a silent skip would hide a
+broken pipeline.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ from pathlib import Path
 import pytest
 
 from aureond.devnet import (
+    KINDS,
     DevnetError,
     NodeBinaries,
     NodeBinaryError,
+    NodeKind,
     RegtestNode,
-    ensure_node_binaries,
+    ensure_binaries,
 )
 
-_NODE_FIXTURES = frozenset({"node_binaries", "regtest_node", "shared_regtest_node",
-                            "node_pair"})
+_NODE_FIXTURES = frozenset({"node_kind", "node_binaries", "regtest_node",
+                            "shared_regtest_node", "node_pair"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,13 +45,31 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each real-node test once per node kind (or the kinds its marker names)."""
+    if "node_kind" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("node_kinds")
+    names = [str(a) for a in marker.args] if marker is not None else sorted(KINDS)
+    unknown = sorted(set(names) - set(KINDS))
+    if unknown:
+        raise pytest.UsageError(f"node_kinds: unknown kind(s) {unknown}; one of {sorted(KINDS)}")
+    metafunc.parametrize("node_kind", names, indirect=True, scope="session", ids=names)
+
+
 @pytest.fixture(scope="session")
-def node_binaries() -> NodeBinaries:
-    """The reference node's binaries, downloaded on first use."""
+def node_kind(request: pytest.FixtureRequest) -> NodeKind:
+    """Which real node: ``sv`` (Bitcoin SV 1.0.13) or ``litecoin`` (Litecoin Core)."""
+    return KINDS[str(request.param)]
+
+
+@pytest.fixture(scope="session")
+def node_binaries(node_kind: NodeKind) -> NodeBinaries:
+    """The node's binaries (the SV node's downloaded on first use)."""
     try:
-        return ensure_node_binaries()
+        return ensure_binaries(node_kind)
     except NodeBinaryError as exc:
-        message = f"reference node unavailable: {exc}"
+        message = f"{node_kind.name} node unavailable: {exc}"
         if _in_ci():
             pytest.fail(message)
         pytest.skip(message)

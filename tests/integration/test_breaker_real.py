@@ -6,7 +6,7 @@ following A, its reconnection attempts to B are refused, and after
 ``breaker_failures`` of them B's breaker opens. When B is back, the breaker lets a
 probe through after ``breaker_open_seconds`` (half open), the probe's handshake closes
 it, and both peers are connected again. Small thresholds via ``AUREOND_P2P__*`` keep
-this to seconds.
+this to seconds. Run against both real nodes (``node_kind``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from aureond.devnet import RegtestNode, wait_until
 from tests.integration.daemon import DaemonProcess, wait_for
+from tests.integration.nodecheck import assert_good_terms
 from tests.integration.test_reorg_real import Samples, metric_samples, metric_value
 from tests.integration.test_sync_real import HTTP_UNLIMITED, get_ok
 
@@ -57,8 +58,8 @@ def test_breaker_opens_on_a_dead_peer_and_closes_when_it_returns(
     wait_until(lambda: b.rpc.getblockcount() == BASE_BLOCKS or None, TIMEOUT,
                "node B to have the shared chain")
     both = {_peer(a), _peer(b)}
-    with DaemonProcess(tmp_path / "aureond", connect=[_peer(a), _peer(b)],
-                       env=BREAKER_ENV) as daemon:
+    with DaemonProcess(tmp_path / "aureond", network=a.network,
+                       connect=[_peer(a), _peer(b)], env=BREAKER_ENV) as daemon:
         daemon.start()
         daemon.wait_height(BASE_BLOCKS, timeout=TIMEOUT)
         wait_for(lambda: _established(daemon) == both, TIMEOUT, "both peers connected")
@@ -100,4 +101,6 @@ def test_breaker_opens_on_a_dead_peer_and_closes_when_it_returns(
         assert _breakers_in(samples, "open") == set()
         assert {p["breaker"] for p in _peers(daemon).values()} == {"closed"}
         assert daemon.tip_height() == BASE_BLOCKS + 3
+        assert_good_terms(a, daemon)
+        assert_good_terms(b, daemon)
         assert daemon.terminate() == 0

@@ -107,6 +107,9 @@ def _run_and_kill(daemon: DaemonProcess, kill_height: int, jitter: float) -> Run
     return Run(opened, kill_height, seen, healed)
 
 
+# The store's crash safety does not depend on the node, and this needs a download long
+# enough to be killed ten times inside it: the SV node's 20,000 headers.
+@pytest.mark.node_kinds("sv")
 def test_sigkill_during_download_never_breaks_the_store(chain_node: RegtestNode,
                                                         tmp_path: Path) -> None:
     node = chain_node
@@ -115,7 +118,8 @@ def test_sigkill_during_download_never_breaks_the_store(chain_node: RegtestNode,
     data_dir = tmp_path / "aureond"
     runs: list[Run] = []
     for i, kill_height in enumerate(kill_heights):
-        daemon = DaemonProcess(data_dir, connect=[_peer(node)], env=HTTP_UNLIMITED,
+        daemon = DaemonProcess(data_dir, network=node.network, connect=[_peer(node)],
+                               env=HTTP_UNLIMITED,
                                log_path=tmp_path / f"run-{i}.log")
         try:
             run = _run_and_kill(daemon, kill_height, rng.uniform(*KILL_JITTER))
@@ -124,7 +128,8 @@ def test_sigkill_during_download_never_breaks_the_store(chain_node: RegtestNode,
         assert daemon.returncode == -9, daemon.returncode
         runs.append(run)
 
-    final = DaemonProcess(data_dir, connect=[_peer(node)], env=HTTP_UNLIMITED,
+    final = DaemonProcess(data_dir, network=node.network, connect=[_peer(node)],
+                          env=HTTP_UNLIMITED,
                           log_path=tmp_path / "final.log")
     with final:
         final.start()

@@ -2,7 +2,8 @@
 
 ``/metrics`` (Prometheus text and OpenMetrics, checked by the client's parsers and by
 ``promtool``), ``/health`` following the peer away and back, ``/health/ready`` during
-and after initial sync, and ``aureond status`` against the running daemon.
+and after initial sync, and ``aureond status`` against the running daemon; against
+both real nodes (``node_kind``).
 
 Initial sync is made observable deterministically, not by racing a fast local sync:
 the daemon talks to the node through :class:`HeadersGate`, a relay that passes every
@@ -203,7 +204,7 @@ def synced_daemon(chain_node: RegtestNode,
     """One daemon synced with the module's node, with ``/health`` passing."""
     host, port = chain_node.p2p_addr
     with DaemonProcess(tmp_path_factory.mktemp("synced") / "aureond",
-                       connect=[f"{host}:{port}"]) as daemon:
+                       network=chain_node.network, connect=[f"{host}:{port}"]) as daemon:
         daemon.start()
         daemon.wait_height(CHAIN_HEIGHT)
         wait_for(lambda: _health_is(daemon, "pass"), 20, "/health to pass")
@@ -233,7 +234,8 @@ def test_metrics_parse_and_match_the_node(synced_daemon: DaemonProcess,
     assert samples[("aureond_header_height", ())] == height
     assert samples[("aureond_best_peer_height", ())] == height
     assert samples[("aureond_headers_processed_total", (("result", "accepted"),))] == height
-    assert ("aureond_build_info", (("network", "sv-regtest"), ("version", __version__))) in samples
+    build = ("aureond_build_info", (("network", chain_node.network), ("version", __version__)))
+    assert build in samples
     assert any(name.startswith("process_") for name, _ in samples)
 
     def health_gauges() -> dict[str, float]:
@@ -318,7 +320,7 @@ def test_ready_is_503_during_initial_sync_and_200_after(
         chain_node: RegtestNode, tmp_path: Path) -> None:
     gate = HeadersGate(chain_node.p2p_addr)
     try:
-        with DaemonProcess(tmp_path / "aureond",
+        with DaemonProcess(tmp_path / "aureond", network=chain_node.network,
                            connect=[f"{gate.address[0]}:{gate.address[1]}"]) as daemon:
             daemon.start()
             assert gate.holding.wait(30), "the node's headers never reached the gate"
@@ -355,7 +357,8 @@ def test_health_fails_without_the_only_peer_and_passes_when_it_returns(
     host, port = regtest_node.p2p_addr
     # A short breaker: while the node is down, three failed dials would otherwise
     # keep the address closed for the default 30 s after it is back.
-    with DaemonProcess(tmp_path / "aureond", connect=[f"{host}:{port}"],
+    with DaemonProcess(tmp_path / "aureond", network=regtest_node.network,
+                       connect=[f"{host}:{port}"],
                        env={"AUREOND_P2P__BREAKER_OPEN_SECONDS": "1"}) as daemon:
         daemon.start()
         daemon.wait_height(20)

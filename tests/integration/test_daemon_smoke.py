@@ -11,7 +11,8 @@ from tests.integration.daemon import DaemonProcess, wait_for
 def test_daemon_syncs_and_follows(regtest_node: RegtestNode, tmp_path: Path) -> None:
     regtest_node.generate(300)
     host, port = regtest_node.p2p_addr
-    with DaemonProcess(tmp_path / "aureond", connect=[f"{host}:{port}"]) as daemon:
+    with DaemonProcess(tmp_path / "aureond", network=regtest_node.network,
+                       connect=[f"{host}:{port}"]) as daemon:
         daemon.start()
         daemon.wait_height(300)
         got = daemon.get("/v1/tip")

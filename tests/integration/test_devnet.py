@@ -40,6 +40,10 @@ from aureond.devnet import node as node_module
 from aureond.devnet.address import base58check
 from aureond.devnet.binary import cache_dir
 
+# About the SV reference node harness (its download and cache); Litecoin Core's own
+# checks are in test_litecoin_node.py.
+pytestmark = pytest.mark.node_kinds("sv")
+
 REGTEST_GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
 REGTEST_BITS = 0x207FFFFF
 DEMO_READY_TIMEOUT = 120.0
@@ -390,5 +394,5 @@ def test_listening_addresses_of_this_process() -> None:
 @regtest
 def test_installed_binaries_report_their_version(node_binaries: NodeBinaries) -> None:
     assert "Bitcoin SV" in node_binaries.version
-    assert node_binaries.bitcoind.name == "bitcoind"
-    assert node_binaries.bitcoin_cli.name == "bitcoin-cli"
+    assert node_binaries.daemon.name == "bitcoind"
+    assert node_binaries.cli.name == "bitcoin-cli"

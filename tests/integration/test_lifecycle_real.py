@@ -21,6 +21,9 @@ import pytest
 from aureond.devnet import RegtestNode
 from tests.integration.daemon import DaemonProcess, free_port, wait_for
 
+# About the daemon's own lifecycle: one real node kind is enough.
+pytestmark = pytest.mark.node_kinds("sv")
+
 EXIT_CONFIG = 3
 EXIT_STORE = 4
 SHUTDOWN_TIMEOUT = 10.0

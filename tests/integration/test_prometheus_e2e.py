@@ -22,6 +22,9 @@ from tests.integration.prometheus import (
     shorten_alert_durations,
 )
 
+# About Prometheus scraping the daemon: one real node kind is enough.
+pytestmark = pytest.mark.node_kinds("sv")
+
 JOB = "aureond"
 # The shipped `for:` durations are 2 to 10 minutes. The test copy of alert_rules.yml
 # sets every one to this (expressions, labels and annotations stay as shipped): three

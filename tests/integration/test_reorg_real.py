@@ -5,7 +5,8 @@ off, A mines 2 blocks and B mines 4 on the same parent (to different addresses, 
 branches differ); when they reconnect A switches to B's heavier branch and announces
 it, and the daemon must follow: a reorg of depth 2, logged and counted. Then A is told
 to invalidate B's branch and falls back to its own, lighter branch; a most-work client
-keeps the heavier tip until A's branch really outgrows it.
+keeps the heavier tip until A's branch really outgrows it. Run against both real nodes
+(``node_kind``); afterwards A still has the daemon as a peer and banned nobody.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aureond.devnet import RegtestNode, regtest_address, wait_until
 from tests.integration.daemon import DaemonProcess, wait_for
+from tests.integration.nodecheck import assert_good_terms
 from tests.integration.test_sync_real import get_ok
 
 BASE_BLOCKS = 110
@@ -85,7 +87,8 @@ def followed_pair(node_pair: tuple[RegtestNode, RegtestNode],
     a.generate(BASE_BLOCKS)
     wait_until(lambda: b.rpc.getblockcount() == BASE_BLOCKS or None, FOLLOW_TIMEOUT,
                "node B to have the shared chain")
-    with DaemonProcess(tmp_path / "aureond", connect=[_peer(a)]) as daemon:
+    with DaemonProcess(tmp_path / "aureond", network=a.network,
+                       connect=[_peer(a)]) as daemon:
         daemon.start()
         daemon.wait_height(BASE_BLOCKS, timeout=FOLLOW_TIMEOUT)
         yield a, b, daemon
@@ -125,6 +128,7 @@ def test_switches_to_the_heavier_branch_with_a_depth_2_reorg(
     assert metric_value(samples, "aureond_reorg_depth_sum") == 2
     assert metric_value(samples, "aureond_reorg_depth_bucket", le="1.0") == 0
     assert metric_value(samples, "aureond_reorg_depth_bucket", le="2.0") == 1
+    assert_good_terms(a, daemon)
     assert daemon.terminate() == 0
 
 
@@ -165,4 +169,5 @@ def test_invalidateblock_fallback_is_ignored_until_it_outgrows_the_tip(
     samples = metric_samples(daemon)
     assert metric_value(samples, "aureond_reorgs_total") == 2
     assert metric_value(samples, "aureond_reorg_depth_sum") == 6
+    assert_good_terms(a, daemon)
     assert daemon.terminate() == 0

@@ -1,11 +1,13 @@
-"""Watched accounts in the real daemon against the real regtest node with its wallet.
+"""Watched accounts in the real daemon against each real regtest node with its wallet.
 
-The node's wallet pays addresses it generated (P2PKH from ``getnewaddress``); the
-daemon, connected to the node alone, watches them as accounts and must show what the
-node's own wallet says: amounts, confirmations, spends; drop a payment a reorg removes
-and show it again once re-mined; serve merkle proofs that ``aureond proof verify``
-accepts; and after ``kill -9`` during a rescan or while snapshots are written, come
-back to exactly the node's view.
+The node's wallet pays addresses it generated (``getnewaddress``: P2PKH on the SV node,
+bech32 ``rltc1`` on Litecoin Core); the daemon, connected to the node alone, watches
+them as accounts and must show what the node's own wallet says: amounts,
+confirmations, spends; drop a payment a reorg removes and show it again once re-mined;
+serve merkle proofs that ``aureond proof verify`` and ``POST /v1/proofs/verify``
+accept; and after ``kill -9`` during a rescan or while snapshots are written, come
+back to exactly the node's view. On Litecoin the payments land in blocks past MWEB
+activation, which end with the HogEx transaction and come without MWEB data.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aureond.devnet import NodeBinaries, RegtestNode, regtest_address, wait_until
 from tests.integration.daemon import DaemonProcess, wait_for
+from tests.integration.nodecheck import assert_good_terms
 from tests.integration.test_reorg_real import _rejoin, _split
 from tests.integration.test_sync_real import get_ok
 
@@ -97,13 +100,18 @@ def _metric(daemon: DaemonProcess, name: str) -> float | None:
     return None
 
 
+def _vout_of(node: RegtestNode, txid: str, address: str) -> int:
+    """The output of the wallet's transaction ``txid`` that pays ``address``."""
+    details = node.rpc.call("gettransaction", txid)["details"]
+    return int(next(d["vout"] for d in details
+                    if d.get("address") == address and d.get("category") == "receive"))
+
+
 def _pay(node: RegtestNode, address: str, btc: str) -> str:
     """Pay ``address`` from the wallet and lock the new coin, so that the wallet does
     not spend it again as an input of its next payment (it owns the address)."""
     txid = node.rpc.sendtoaddress(address, btc)
-    tx = node.rpc.call("getrawtransaction", txid, 1)
-    vout = next(o["n"] for o in tx["vout"] if address in o["scriptPubKey"].get("addresses", ()))
-    node.rpc.call("lockunspent", False, [{"txid": txid, "vout": vout}])
+    node.rpc.call("lockunspent", False, [{"txid": txid, "vout": _vout_of(node, txid, address)}])
     return txid
 
 
@@ -111,17 +119,26 @@ def _spend(node: RegtestNode, txid: str, vout: int, value: int, to: str) -> str:
     """Spend exactly one coin (the wallet holds its key) to ``to``, 10,000 sat fee."""
     out = str(Decimal(value - 10_000) / SAT)
     raw = node.rpc.call("createrawtransaction", [{"txid": txid, "vout": vout}], {to: out})
-    signed = node.rpc.call("signrawtransaction", raw)
-    assert signed["complete"], signed
+    signed = node.sign_raw_transaction(raw)
     return str(node.rpc.call("sendrawtransaction", signed["hex"]))
+
+
+def _mature(node: RegtestNode, address: str) -> int:
+    """Mine ``MATURITY`` blocks to ``address`` (the wallet's), and on a node with MWEB
+    on past its activation; the height reached."""
+    node.generate(MATURITY, address)
+    if node.kind.mweb_height is not None:
+        node.generate(node.kind.mweb_height + 8 - node.rpc.getblockcount(), OTHER)
+    return node.rpc.getblockcount()
 
 
 @pytest.fixture
 def wallet_node(node_binaries: NodeBinaries, tmp_path: Path) -> Iterator[RegtestNode]:
-    """A node with its wallet and mature coins (``MATURITY`` blocks mined to it)."""
+    """A node with its wallet and mature coins (``MATURITY`` blocks mined to it; past
+    MWEB activation on Litecoin)."""
     node = RegtestNode(node_binaries, tmp_path / "node", wallet=True).start()
     try:
-        node.generate(MATURITY, node.rpc.getnewaddress())
+        _mature(node, node.rpc.getnewaddress())
         yield node
     finally:
         node.close()
@@ -130,9 +147,10 @@ def wallet_node(node_binaries: NodeBinaries, tmp_path: Path) -> Iterator[Regtest
 def test_payments_spends_confirmations_and_proofs(wallet_node: RegtestNode,
                                                   tmp_path: Path) -> None:
     node = wallet_node
-    with DaemonProcess(tmp_path / "aureond", connect=[_peer(node)]) as daemon:
+    with DaemonProcess(tmp_path / "aureond", network=node.network,
+                       connect=[_peer(node)]) as daemon:
         daemon.start()
-        daemon.wait_height(MATURITY, timeout=FOLLOW)
+        daemon.wait_height(node.rpc.getblockcount(), timeout=FOLLOW)
         address = node.rpc.getnewaddress()
         account = _add_account(daemon, [address], birthday=50)  # a rescan of 52 blocks
         paid = {_pay(node, address, "1.5"), _pay(node, address, "0.25")}
@@ -166,9 +184,21 @@ def test_payments_spends_confirmations_and_proofs(wallet_node: RegtestNode,
             path.write_text(json.dumps(proof))
             done = subprocess.run(
                 [sys.executable, "-m", "aureond", "proof", "verify", "--network",
-                 "sv-regtest", "--header", proof["header"], "--electrum", str(path)],
+                 node.network, "--header", proof["header"], "--electrum", str(path)],
                 capture_output=True, text=True, timeout=30, check=False)
             assert done.returncode == 0, done.stdout + done.stderr
+
+        # The node's own BIP37 proof (gettxoutproof) checks against the daemon's chain.
+        for proof in proofs:
+            block = proof["block_hash"]
+            status, answer = _request(daemon, "POST", "/v1/proofs/verify", {
+                "proof": node.rpc.gettxoutproof([proof["tx_hash"]], block)})
+            assert status == 200, answer
+            header = node.rpc.getblockheader(block)
+            assert answer["valid"] is True, answer
+            assert (answer["block_hash"], answer["height"], answer["confirmations"]) == (
+                block, header["height"], header["confirmations"])
+            assert answer["txids"] == [proof["tx_hash"]]
 
         # A snapshot on demand, verified offline; metrics say where the ledger is.
         status, info = _request(daemon, "POST", "/v1/state/snapshots")
@@ -181,6 +211,7 @@ def test_payments_spends_confirmations_and_proofs(wallet_node: RegtestNode,
         assert done.returncode == 0, done.stdout + done.stderr
         assert _metric(daemon, "aureond_state_height") == node.rpc.getblockcount()
         assert _metric(daemon, "aureond_state_rescan_remaining_blocks") == 0
+        assert_good_terms(node, daemon)
         assert daemon.terminate() == 0
     logs = (tmp_path / "aureond-aureond.log").read_text()
     assert account not in logs
@@ -196,8 +227,8 @@ def wallet_pair(node_binaries: NodeBinaries,
         b = RegtestNode(node_binaries, tmp_path / "b").start()
         try:
             a.connect(b)
-            a.generate(MATURITY, a.rpc.getnewaddress())
-            wait_until(lambda: b.rpc.getblockcount() == MATURITY or None, FOLLOW,
+            tip = _mature(a, a.rpc.getnewaddress())
+            wait_until(lambda: b.rpc.getblockcount() == tip or None, FOLLOW,
                        "node B to have the shared chain")
             yield a, b
         finally:
@@ -213,11 +244,13 @@ def _events(daemon: DaemonProcess, name: str) -> list[dict[str, Any]]:
 def test_a_reorg_drops_a_payment_and_the_re_mined_one_restores_it(
         wallet_pair: tuple[RegtestNode, RegtestNode], tmp_path: Path) -> None:
     a, b = wallet_pair
-    with DaemonProcess(tmp_path / "aureond", connect=[_peer(a)]) as daemon:
+    base = a.rpc.getblockcount()
+    with DaemonProcess(tmp_path / "aureond", network=a.network,
+                       connect=[_peer(a)]) as daemon:
         daemon.start()
-        daemon.wait_height(MATURITY, timeout=FOLLOW)
+        daemon.wait_height(base, timeout=FOLLOW)
         address = a.rpc.getnewaddress()
-        account = _add_account(daemon, [address], birthday=MATURITY + 1)
+        account = _add_account(daemon, [address], birthday=base + 1)
 
         _split(a, b)
         txid = _pay(a, address, "2")
@@ -227,7 +260,7 @@ def test_a_reorg_drops_a_payment_and_the_re_mined_one_restores_it(
         doc = get_ok(daemon, f"/v1/accounts/{account}")
         assert doc["balance_sat"] == 200_000_000
         assert [(u["txid"], u["height"], u["confirmations"]) for u in doc["utxos"]] == [
-            (txid, MATURITY + 1, 1)]
+            (txid, base + 1, 1)]
 
         heavier = b.generate(3, ELSEWHERE)  # the payment is not on this branch
         _rejoin(a, b)
@@ -239,7 +272,7 @@ def test_a_reorg_drops_a_payment_and_the_re_mined_one_restores_it(
         assert doc["history"] == []
         assert get_ok(daemon, f"/v1/accounts/{account}/proofs")["proofs"] == []
         reorgs = _events(daemon, "state.reorg")
-        assert [(r["fork_height"], r["undone"]) for r in reorgs] == [(MATURITY, 1)]
+        assert [(r["fork_height"], r["undone"]) for r in reorgs] == [(base, 1)]
 
         if txid not in a.rpc.call("getrawmempool"):
             a.rpc.call("sendrawtransaction", raw)
@@ -247,10 +280,11 @@ def test_a_reorg_drops_a_payment_and_the_re_mined_one_restores_it(
         _wait_scanned(daemon, a)
         doc = get_ok(daemon, f"/v1/accounts/{account}")
         assert [(u["txid"], u["height"], u["confirmations"]) for u in doc["utxos"]] == [
-            (txid, MATURITY + 4, 1)]
+            (txid, base + 4, 1)]
         assert _daemon_view(daemon, account) == _node_view(a, address)
         proofs = get_ok(daemon, f"/v1/accounts/{account}/proofs")["proofs"]
-        assert [(p["tx_hash"], p["block_height"]) for p in proofs] == [(txid, MATURITY + 4)]
+        assert [(p["tx_hash"], p["block_height"]) for p in proofs] == [(txid, base + 4)]
+        assert_good_terms(a, daemon)
         assert daemon.terminate() == 0
 
 
@@ -264,10 +298,7 @@ def _payments_over(node: RegtestNode, address: str, count: int, gap: int) -> Non
         if first is None:
             first = (txid, _sat(f"0.{i + 1:02d}"))
         elif i == count // 2:
-            tx = node.rpc.call("getrawtransaction", first[0], 1)
-            vout = next(o["n"] for o in tx["vout"]
-                        if address in o["scriptPubKey"].get("addresses", ()))
-            _spend(node, first[0], vout, first[1], OTHER)
+            _spend(node, first[0], _vout_of(node, first[0], address), first[1], OTHER)
 
 
 def _kill_mid_scan(daemon: DaemonProcess, tip: int,
@@ -285,6 +316,9 @@ def _kill_mid_scan(daemon: DaemonProcess, tip: int,
     return int(left)
 
 
+# The state layer's crash safety does not depend on the node; on Litecoin Core (its
+# ~2,900-block chain mined and scanned four times over) it would add over a minute.
+@pytest.mark.node_kinds("sv")
 def test_kill_9_during_scans_and_snapshots_never_leaves_wrong_state(
         wallet_node: RegtestNode, tmp_path: Path) -> None:
     node = wallet_node
@@ -303,13 +337,15 @@ def test_kill_9_during_scans_and_snapshots_never_leaves_wrong_state(
 
     # 1. A new account with history: a rescan, killed halfway (nothing is saved of a
     #    rescan but the account itself).
-    daemon = DaemonProcess(data, connect=[_peer(node)], env=env).start()
+    daemon = DaemonProcess(data, network=node.network, connect=[_peer(node)],
+                           env=env).start()
     one = _add_account(daemon, [first], birthday=0)
     assert _kill_mid_scan(daemon, tip) > 0
 
     # 2. Restart with no snapshot: the ledger itself scans from the birthday, writing a
     #    snapshot every 40 blocks; killed halfway.
-    daemon = DaemonProcess(data, connect=[_peer(node)], env=env, log_path=daemon.log_path)
+    daemon = DaemonProcess(data, network=node.network, connect=[_peer(node)], env=env,
+                           log_path=daemon.log_path)
     daemon.start()
     snapshots = data / "state" / "snapshots"
     # Snapshots are written off the loop while the scan goes on: kill once two are
@@ -324,7 +360,8 @@ def test_kill_9_during_scans_and_snapshots_never_leaves_wrong_state(
 
     # 3. Restart: resumes from the older snapshot; a second account (birthday 0) needs
     #    a rescan, killed halfway too.
-    daemon = DaemonProcess(data, connect=[_peer(node)], env=env, log_path=daemon.log_path)
+    daemon = DaemonProcess(data, network=node.network, connect=[_peer(node)], env=env,
+                           log_path=daemon.log_path)
     daemon.start()
     _wait_scanned(daemon, node)
     two = _add_account(daemon, [second], birthday=0)
@@ -335,7 +372,7 @@ def test_kill_9_during_scans_and_snapshots_never_leaves_wrong_state(
     assert [r["height"] for r in restored] == [int(written[-2].name[:10])]
 
     # 4. Restart again: both accounts equal what the node says.
-    with DaemonProcess(data, connect=[_peer(node)], env=env,
+    with DaemonProcess(data, network=node.network, connect=[_peer(node)], env=env,
                        log_path=daemon.log_path) as daemon:
         daemon.start()
         _wait_scanned(daemon, node, timeout=60)
