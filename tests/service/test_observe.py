@@ -126,5 +126,5 @@ async def test_without_a_peer_height_progress_is_unknown(node: Node) -> None:
         node.observer(SyncStateChanged(SyncState.SYNCED, 1.0))
     states = _events(logs, "sync.state")
     assert [(e["state"], e["height"], e["best_peer_height"], e["progress"])
-            for e in states] == [("connecting", 0, None, None), ("synced", 0, None, None)]
+            for e in states] == [("no-peers", 0, None, None), ("synced", 0, None, None)]
     assert [e["best_peer_height"] for e in _events(logs, "chain.tip")] == []
