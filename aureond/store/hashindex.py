@@ -59,6 +59,7 @@ import numpy as np
 
 from aureond.errors import StoreError
 from aureond.store.atomic import fsync_dir
+from aureond.store.records import pwrite_full
 
 __all__ = ["HASH_INDEX_FILE", "HashIndex", "HashIndexFullError", "VerifyFn"]
 
@@ -76,6 +77,8 @@ _MAX_OFFSET = 0xFFFFFFFD
 _RUN = 8
 _COUNT_CHUNK_SLOTS = 1 << 20
 _BUILD_CHUNK = 1 << 16
+_SPILL = 512
+"""Slots read past a batch's last home slot, for probes that run on (4 KiB)."""
 
 VerifyFn = Callable[[int], bytes | None]
 """offset -> the block hash stored at that offset, or None past the tip."""
@@ -130,6 +133,24 @@ def _place(slots: Any, blob: bytes, first: int, stride: int, mask: int) -> int:
     raise HashIndexFullError("no free slot while building the hash index")
 
 
+def _present(slots: Any, pos: Any, first_free: Any, free: Any, rows: Any) -> Any:
+    """Which entries' (tag, value) pairs already sit in ``slots`` along their probe:
+    from their home ``pos`` up to the first free slot. Checked a step at a time for
+    all entries together (probe runs are short at under half load)."""
+    n = len(pos)
+    ends = np.where(first_free < len(free), free[np.minimum(first_free, len(free) - 1)],
+                    len(slots))
+    found = np.zeros(n, dtype=bool)
+    at = pos.copy()
+    active = np.flatnonzero(at < ends)
+    while len(active):
+        hit = np.all(slots[at[active]] == rows[active], axis=1)
+        found[active[hit]] = True
+        at[active] += 1
+        active = active[~hit & (at[active] < ends[active])]
+    return found
+
+
 class HashIndex:
     """The on-disk hash table. Open with :meth:`open`; close with :meth:`close`."""
 
@@ -143,6 +164,7 @@ class HashIndex:
         self.deleted = deleted
         self.covered = covered
         self._dirty = False
+        self._scratch: Any = np.empty((0, 2), dtype="<u4")
 
     # -- opening and rebuilding ------------------------------------------------------
 
@@ -279,6 +301,10 @@ class HashIndex:
     # -- lookups and updates ---------------------------------------------------------
 
     @property
+    def log2(self) -> int:
+        return self._log2
+
+    @property
     def capacity(self) -> int:
         return 1 << self._log2
 
@@ -311,16 +337,20 @@ class HashIndex:
     def insert(self, block_hash: bytes, offset: int) -> None:
         """Map ``block_hash`` to ``offset``; inserting an existing pair is a no-op.
 
-        The caller checks :meth:`needs_growth` after a batch and rebuilds. This is the
-        sync's hot path, so the probe is written out here rather than going through
-        :meth:`_probe`: one pread of ``_RUN`` slots usually settles it.
-        """
+        The caller checks :meth:`needs_growth` after a batch and rebuilds. Batches go
+        through :meth:`place` instead (the store buffers them, see
+        :mod:`~aureond.store.hashbuffer`)."""
         if not 0 <= offset <= _MAX_OFFSET:
             raise StoreError(f"offset {offset} does not fit the hash index")
-        tag = int.from_bytes(block_hash[8:12], "little")
-        wanted = offset + 1
+        home, tag = _home(block_hash)
+        self._insert_key(home, tag, offset + 1)
+
+    def _insert_key(self, home: int, tag: int, wanted: int) -> None:
+        """Insert (tag, value ``wanted``) at the first free slot from ``home``, reusing
+        a deleted slot; nothing if the pair is there. One pread of ``_RUN`` slots
+        usually settles it."""
         mask, capacity, fd = self._mask, 1 << self._log2, self._fd
-        slot = int.from_bytes(block_hash[:8], "little") & mask
+        slot = home & mask
         remaining = capacity
         target = -1
         reuses_deleted = False
@@ -352,6 +382,79 @@ class HashIndex:
         self.live += 1
         if reuses_deleted:
             self.deleted -= 1
+
+    def place(self, homes: Any, rows: Any, *, known: bool = False) -> int:
+        """Insert many entries at once: ``homes`` (uint64 home keys) and ``rows``
+        ((tag, value) uint32 pairs), all with home slots close together (one region
+        of an :class:`~aureond.store.hashbuffer.InsertBuffer`). Returns how many were
+        added.
+
+        One pread covers their home slots plus ``_SPILL`` slots past the last, one
+        pwrite writes the changed slots back; the few entries whose probe runs past
+        the slots read go through :meth:`insert`. In between, placement is vectorized
+        without rounds: taken in home order, each entry lands on the first free slot
+        at or after both its home and the slot of the entry before it, which is where
+        inserting them one by one in that order would put them (the free slots up to
+        there are taken by then). ``known``: some pairs may be in the table already
+        (a replay after a crash); those are found along their probe and skipped, as
+        :meth:`insert` would. Without it a pair present twice costs a slot, nothing
+        else (the lookup takes the first; stale slots are harmless).
+
+        Only empty slots are filled, so the table stays a valid linear-probing table
+        at every byte a crash may tear."""
+        n = len(homes)
+        if n == 0:
+            return 0
+        mask, capacity = self._mask, 1 << self._log2
+        slots_at = (homes & np.uint64(mask)).astype(np.int64)
+        lo = int(slots_at.min())
+        pos = slots_at - lo
+        # Home order; a region's offsets fit 16 bits, which numpy sorts by radix.
+        order = (np.argsort(pos.astype(np.uint16), kind="stable")
+                 if int(pos.max()) <= 0xFFFF else np.argsort(pos))
+        pos, rows = pos[order], rows[order]
+        hi = min(capacity, lo + int(pos[-1]) + 1 + _SPILL)
+        at = _HEADER_SIZE + lo * _SLOT_SIZE
+        slots = self._read_slots(at, hi - lo)
+        # A slot read as one little-endian u64 is tag | value << 32: empty below 2**32.
+        is_free = slots.view("<u8").ravel() < np.uint64(1 << 32)
+        free = np.flatnonzero(is_free)
+        # Free slots before each home: the index in ``free`` of its first free slot.
+        first_free = np.cumsum(is_free, dtype=np.int32)[pos] - is_free[pos]
+        if known:
+            fresh = ~_present(slots, pos, first_free, free, rows)
+            pos, rows, first_free = pos[fresh], rows[fresh], first_free[fresh]
+            order = order[fresh]
+        steps = np.arange(len(pos))
+        taken = np.maximum.accumulate(first_free - steps) + steps
+        fits = taken < len(free)
+        placed = int(np.count_nonzero(fits))
+        if placed:
+            where = free[taken[:placed]]
+            slots[where] = rows[:placed]
+            start, stop = int(where[0]), int(where[-1]) + 1
+            pwrite_full(self._fd, memoryview(slots[start:stop]).cast("B"),
+                        at + start * _SLOT_SIZE)
+            self._dirty = True
+            self.live += placed
+        added = placed
+        for tag, value in rows[placed:].tolist():
+            before = self.live
+            self._insert_key(int(homes[order[placed]]), tag, value)
+            placed += 1
+            added += self.live - before
+        return added
+
+    def _read_slots(self, at: int, count: int) -> Any:
+        """``count`` slots from byte ``at`` into a reused scratch array (no fresh
+        half-megabyte allocation, and its page faults, per placement)."""
+        if len(self._scratch) < count:
+            self._scratch = np.empty((count, 2), dtype="<u4")
+        slots = self._scratch[:count]
+        got = os.preadv(self._fd, [memoryview(slots).cast("B")], at)
+        if got != count * _SLOT_SIZE:
+            raise StoreError(f"{self._path} is shorter than its header says")
+        return slots
 
     def delete(self, block_hash: bytes, offset: int) -> None:
         """Forget the pair (``block_hash``, ``offset``) if present."""

@@ -42,15 +42,18 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from pathlib import Path
 from types import TracebackType
+
+import numpy as np
 
 from aureond.chain.header import BlockHeader
 from aureond.chain.locator import locator_heights
 from aureond.chain.target import work_from_bits
 from aureond.clock import Clock
 from aureond.errors import EncodingError, StoreError
-from aureond.store.cache import HeaderLRU, RecentWindow, WindowEntry
+from aureond.store.cache import HeaderLRU, RecentWindow
 from aureond.store.directory import claim_directory
 from aureond.store.hashindex import HASH_INDEX_FILE
 from aureond.store.hashlookup import HashLookup
@@ -62,6 +65,7 @@ from aureond.store.records import (
     HEADERS_FILE,
     INDEX_FILE,
     INDEX_SIZE,
+    index_blob,
     pack_index,
     pread_full,
     pwrite_full,
@@ -77,6 +81,14 @@ DEFAULT_WINDOW = RETARGET_PERIOD + 1024
 DEFAULT_TAIL_CHECK = 4096
 DEFAULT_LRU = 1024
 _READ_CHUNK = 2000
+
+
+def _links(blob: bytes, hashes: bytes, n: int) -> bool:
+    """Whether each header of ``blob`` after the first names the one before: its
+    ``prev`` field equals the previous of the ``n`` concatenated ``hashes``."""
+    prevs = np.frombuffer(blob, dtype=np.uint8).reshape(n, HEADER_SIZE)[1:, 4:36]
+    before = np.frombuffer(hashes, dtype=np.uint8).reshape(n, 32)[:-1]
+    return bool(np.array_equal(prevs, before))
 
 
 class HeaderStore:
@@ -182,13 +194,25 @@ class HeaderStore:
     def _load_window(self) -> None:
         self._window.clear()
         start = max(0, self._count - self._window.size)
-        for offset, raw, block_hash, work in self._read_raw_records(start, self._count):
-            self._window.push(self.meta.anchor_height + offset,
-                              WindowEntry(raw, block_hash, work))
-        last = self._window.get(self.tip_height)
-        if last is None:
+        for chunk_start in range(start, self._count, _READ_CHUNK):
+            n = min(self._count, chunk_start + _READ_CHUNK) - chunk_start
+            hblob, iblob = self._read_blobs(chunk_start, n)
+            hashes = [iblob[k:k + 32] for k in range(0, n * INDEX_SIZE, INDEX_SIZE)]
+            works = [int.from_bytes(iblob[k + 32:k + INDEX_SIZE], "big")
+                     for k in range(0, n * INDEX_SIZE, INDEX_SIZE)]
+            self._window.extend(self.meta.anchor_height + chunk_start, hblob, hashes, works)
+        last = self._window.tip
+        if last is None or self._window.first_height + len(self._window) - 1 != self.tip_height:
             raise StoreError(f"{self.directory}: the tip could not be read back")
         self._tip_hash, self._tip_work = last.hash, last.chainwork
+
+    def _read_blobs(self, start: int, n: int) -> tuple[bytes, bytes]:
+        """The raw headers.dat and index.dat bytes of records [start, start + n)."""
+        hblob = pread_full(self._hfd, n * HEADER_SIZE, start * HEADER_SIZE)
+        iblob = pread_full(self._ifd, n * INDEX_SIZE, start * INDEX_SIZE)
+        if len(hblob) != n * HEADER_SIZE or len(iblob) != n * INDEX_SIZE:
+            raise StoreError(f"{self.directory}: header files are shorter than expected")
+        return hblob, iblob
 
     def _read_records(self, start: int, stop: int) -> Iterator[tuple[int, BlockHeader, int]]:
         """(offset, header, chainwork) for offsets [start, stop), read in chunks."""
@@ -200,10 +224,7 @@ class HeaderStore:
         """(offset, raw header, hash as indexed, chainwork) for offsets [start, stop)."""
         for chunk_start in range(start, stop, _READ_CHUNK):
             n = min(stop, chunk_start + _READ_CHUNK) - chunk_start
-            hblob = pread_full(self._hfd, n * HEADER_SIZE, chunk_start * HEADER_SIZE)
-            iblob = pread_full(self._ifd, n * INDEX_SIZE, chunk_start * INDEX_SIZE)
-            if len(hblob) != n * HEADER_SIZE or len(iblob) != n * INDEX_SIZE:
-                raise StoreError(f"{self.directory}: header files are shorter than expected")
+            hblob, iblob = self._read_blobs(chunk_start, n)
             for k in range(n):
                 block_hash, work = unpack_index(iblob, k * INDEX_SIZE)
                 yield chunk_start + k, hblob[k * HEADER_SIZE:(k + 1) * HEADER_SIZE], \
@@ -276,16 +297,16 @@ class HeaderStore:
         return raw
 
     def hash_at(self, height: int) -> bytes | None:
-        entry = self._window.get(height)
-        if entry is not None:
-            return entry.hash
+        block_hash = self._window.hash_at(height)
+        if block_hash is not None:
+            return block_hash
         offset = self._offset(height)
         return None if offset is None else self._index_at(offset)[0]
 
     def chainwork_at(self, height: int) -> int | None:
-        entry = self._window.get(height)
-        if entry is not None:
-            return entry.chainwork
+        work = self._window.chainwork_at(height)
+        if work is not None:
+            return work
         offset = self._offset(height)
         return None if offset is None else self._index_at(offset)[1]
 
@@ -332,31 +353,49 @@ class HeaderStore:
         when it validated them); it is not recomputed here. Linkage is checked."""
         if not records:
             return
+        raws, hashes = zip(*records, strict=True)
+        blob = b"".join(raws)
+        if len(blob) != HEADER_SIZE * len(raws) or min(map(len, raws)) != HEADER_SIZE:
+            k = next(k for k, raw in enumerate(raws) if len(raw) != HEADER_SIZE)
+            raise StoreError(f"header at height {self.tip_height + 1 + k} is not an 80-byte "
+                             "header with a 32-byte hash")
+        self.append_run(blob, hashes)
+
+    def append_run(self, blob: bytes, hashes: Sequence[bytes]) -> None:
+        """:meth:`append_raw` for a run of headers as one blob: ``blob`` is their
+        concatenated wire bytes, ``hashes`` one double SHA-256 per header, in order.
+
+        Every check is a C-level pass over the run (lengths, linkage) or a vector
+        operation (chain work per distinct ``bits``), and the files are written with
+        one pwrite each: the sync's write path costs little per header. Raises
+        ``StoreError`` naming the first bad header; nothing is written then."""
+        if not hashes:
+            return
         self._check_open()
+        n = len(hashes)
         tip_height = self.tip_height
-        prev, work = self._tip_hash, self._tip_work
-        works: list[int] = []
-        for k, (raw, block_hash) in enumerate(records):
-            if len(raw) != HEADER_SIZE or len(block_hash) != 32:
-                raise StoreError(f"header at height {tip_height + 1 + k} is not an 80-byte "
-                                 "header with a 32-byte hash")
-            if raw[4:36] != prev:
-                raise StoreError(
-                    f"header at height {tip_height + 1 + k} does not link to the "
-                    f"{'stored tip' if k == 0 else 'header before it in the batch'}")
-            try:
-                work += self._work_of(int.from_bytes(raw[72:76], "little"))
-            except EncodingError as exc:
-                raise StoreError(f"header at height {tip_height + 1 + k}: {exc}") from exc
-            works.append(work)
-            prev = block_hash
+        joined = b"".join(hashes)
+        # Every hash at least 32 bytes and 32 on average: every hash 32 bytes.
+        if len(blob) != n * HEADER_SIZE or len(joined) != 32 * n \
+                or min(map(len, hashes)) != 32:
+            k = next((k for k, h in enumerate(hashes)
+                      if len(h) != 32 or len(blob) < (k + 1) * HEADER_SIZE), n - 1)
+            raise StoreError(f"header at height {tip_height + 1 + k} is not an 80-byte "
+                             "header with a 32-byte hash")
+        if not (blob.startswith(self._tip_hash, 4) and _links(blob, joined, n)):
+            k = next(k for k in range(n)
+                     if blob[k * HEADER_SIZE + 4:k * HEADER_SIZE + 36]
+                     != (self._tip_hash if k == 0 else hashes[k - 1]))
+            raise StoreError(
+                f"header at height {tip_height + 1 + k} does not link to the "
+                f"{'stored tip' if k == 0 else 'header before it in the batch'}")
+        works = self._cumulative_works(blob, n, tip_height)
         offset = self._count
-        if offset + len(records) > 0xFFFFFFFD:
+        if offset + n > 0xFFFFFFFD:
             raise StoreError("the header store is full (2**32 records)")
-        hblob = b"".join(raw for raw, _ in records)
-        iblob = b"".join(pack_index(h, w) for (_, h), w in zip(records, works, strict=True))
+        iblob = index_blob(joined, works)
         try:
-            pwrite_full(self._hfd, hblob, offset * HEADER_SIZE)
+            pwrite_full(self._hfd, blob, offset * HEADER_SIZE)
             pwrite_full(self._ifd, iblob, offset * INDEX_SIZE)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -364,20 +403,35 @@ class HeaderStore:
                 os.ftruncate(self._hfd, offset * HEADER_SIZE)
             raise StoreError(f"cannot append to the header store in {self.directory}: "
                              f"{exc}") from exc
-        self._count += len(records)
-        base = self.meta.anchor_height + offset
-        for k, ((raw, block_hash), w) in enumerate(zip(records, works, strict=True)):
-            self._window.push(base + k, WindowEntry(raw, block_hash, w))
-        self._tip_hash, self._tip_work = records[-1][1], works[-1]
-        self._pending += len(records)
-        self._index_hashes([h for _, h in records], offset)
+        self._count += n
+        self._window.extend(self.meta.anchor_height + offset, blob, hashes, works)
+        self._tip_hash, self._tip_work = hashes[-1], works[-1]
+        self._pending += n
+        self._index_hashes(iblob, offset)
         self._maybe_flush()
 
-    def _index_hashes(self, hashes: Sequence[bytes], offset: int) -> None:
+    def _cumulative_works(self, blob: bytes, n: int, tip_height: int) -> list[int]:
+        """The chain work through each header of ``blob`` (from ``bits``)."""
+        bits = np.frombuffer(blob, dtype="<u4").reshape(n, 20)[:, 18]
+        distinct = np.unique(bits).tolist()
+        work_of: dict[int, int] = {}
+        for b in distinct:
+            try:
+                work_of[b] = self._work_of(b)
+            except EncodingError as exc:
+                k = int(np.flatnonzero(bits == b)[0])
+                raise StoreError(f"header at height {tip_height + 1 + k}: {exc}") from exc
+        base = self._tip_work
+        if len(distinct) == 1:
+            step = work_of[distinct[0]]
+            return list(range(base + step, base + step * n + 1, step))
+        return list(accumulate(map(work_of.__getitem__, bits.tolist()), initial=base))[1:]
+
+    def _index_hashes(self, iblob: bytes, offset: int) -> None:
         if self._lookup is None:
             raise StoreError("the header store is closed")
         try:
-            self._lookup.add(hashes, offset, self._count)
+            self._lookup.add(iblob, offset, self._count)
         except (OSError, StoreError) as exc:
             # The watermark must not be raised over a half-indexed batch: close, so
             # the only way on is a reopen, which re-inserts the tail.
@@ -392,10 +446,18 @@ class HeaderStore:
         by_time = (policy.every_seconds is not None and self._clock is not None
                    and self._clock.monotonic() - self._last_sync >= policy.every_seconds)
         if by_count or by_time:
-            self.flush()
+            self._flush(complete=False)
 
     def flush(self) -> None:
-        """Fsync everything appended so far; when this returns, it survives a crash."""
+        """Fsync everything appended so far; when this returns, it survives a crash.
+
+        It also writes out every hash-table insert still buffered, so the table's
+        watermark reaches the tip (a reopen replays nothing). The policy's automatic
+        flushes and :meth:`begin_sync` leave a large table's buffer be (see
+        :mod:`~aureond.store.hashlookup`)."""
+        self._flush(complete=True)
+
+    def _flush(self, *, complete: bool) -> None:
         self._check_open()
         assert self._lookup is not None
         try:
@@ -404,7 +466,7 @@ class HeaderStore:
         except OSError as exc:
             raise StoreError(f"cannot sync the header store in {self.directory}: "
                              f"{exc}") from exc
-        self._lookup.sync(self._count)
+        self._lookup.sync(self._count, complete=complete)
         self._pending = 0
         if self._clock is not None:
             self._last_sync = self._clock.monotonic()
@@ -413,10 +475,13 @@ class HeaderStore:
         """Start an fsync that may run in another thread (see ``SyncTicket``): run
         ``ticket.fsync()`` anywhere, then :meth:`finish_sync` here."""
         self._check_open()
-        assert self._lookup is not None
-        ticket = SyncTicket(self._count, self._lookup.generation, where=str(self.directory))
+        lookup = self._lookup
+        assert lookup is not None
+        lookup.settle(self._count)
+        ticket = SyncTicket(self._count, lookup.generation, where=str(self.directory),
+                            indexed=lookup.frontier(self._count))
         try:
-            for fd in (self._hfd, self._ifd, self._lookup.fileno()):
+            for fd in (self._hfd, self._ifd, lookup.fileno()):
                 ticket.fds.append(os.dup(fd))
         except OSError as exc:
             ticket.release()
@@ -432,7 +497,7 @@ class HeaderStore:
             return False
         covered = min(ticket.count, self._count)
         try:
-            if not self._lookup.mark_covered(covered, ticket.generation):
+            if not self._lookup.mark_covered(min(covered, ticket.indexed), ticket.generation):
                 return False
         except OSError as exc:
             raise StoreError(f"cannot update {HASH_INDEX_FILE}: {exc}") from exc
