@@ -115,8 +115,9 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     # Linkage: each prev field equals the previous hash.
     if not raw.startswith(ctx.hash, 4):
         return None
-    if not all(map(raw.startswith, hashes[:-1], range(HEADER_SIZE + 4, len(raw),
-                                                     HEADER_SIZE))):
+    prevs = np.frombuffer(raw, dtype=np.uint8).reshape(n, HEADER_SIZE)[1:, 4:36]
+    if not np.array_equal(prevs, np.frombuffer(b"".join(hashes[:-1]), dtype=np.uint8)
+                          .reshape(n - 1, 32)):
         return None
 
     heights = np.arange(ctx.height + 1, ctx.height + 1 + n, dtype=np.int64)

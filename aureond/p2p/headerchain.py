@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from aureond.caching import LRUCache
@@ -40,6 +41,8 @@ RESERVE_AHEAD = 1 << 20
 """Headers above the tip a peer's claimed height can make the store prepare room for."""
 PRUNE_SLACK = 1024
 """Heights the tree may run past its window before it is pruned back (see HeaderTree)."""
+_raw_of = attrgetter("raw")
+_hash_of = attrgetter("hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +258,7 @@ class HeaderChain:
                 # The store lags only if an earlier write failed; re-align to the tree.
                 self.store.truncate(nodes[0].height - 1)
             chunk, write.nodes = nodes[:budget], nodes[budget:]
-            self.store.append_raw([(n.raw, n.hash) for n in chunk])
+            self.store.append_run(b"".join(map(_raw_of, chunk)), list(map(_hash_of, chunk)))
             self._pending_count -= len(chunk)
             budget -= len(chunk)
             if not write.nodes:
