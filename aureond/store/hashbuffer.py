@@ -6,20 +6,20 @@ filesystem journal work, and the next fsync writes the whole page out again for 
 8-byte slot. The sync appends hundreds of thousands of headers a second, so that is
 what bounded it. Instead an insert waits here, in the bucket of the table region its
 home slot falls in (regions of 2**16 slots, 512 KiB), until the bucket holds
-``due_at`` of them (one per 16 slots of the region); then the whole bucket is placed
+``due_at`` of them (one per 8 slots of the region); then the whole bucket is placed
 with one pread and one pwrite of the region (:meth:`HashIndex.place`). A region takes
-a few thousand inserts at a time, so a page of the table is written once per dozens
-of inserts instead of once per insert.
+thousands of inserts at a time, so a page of the table is written once per dozens of
+inserts instead of once per insert.
 
-Lookups consult the buffer before the table. The buffer is not durable, and needs not
+Lookups consult the buffer before the table. The buffer is not durable, and need not
 be: :class:`~aureond.store.hashlookup.HashLookup` never lets the table's watermark
 pass the lowest offset still buffered (:attr:`InsertBuffer.lowest`), so after a
 crash every buffered entry lies above the watermark and is re-inserted from
 ``index.dat`` on open, like any unsynced tail.
 
-Memory: 16 bytes per buffered entry (home, tag, value), at most about
-``capacity / 16`` entries at once plus the entries of a few batches (128 KiB per
-million-slot table, 2 MiB for the 2**21 slots of a million headers).
+Memory: 16 bytes per buffered entry (home, tag, value), about ``capacity / 8``
+entries at most (one region placed per appended batch keeps the buckets near
+``due_at``): 4 MiB for the 2**21 slots of a million headers.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ __all__ = ["REGION_LOG2", "InsertBuffer", "keys_of"]
 REGION_LOG2 = 16
 """Slots per region (log2): 512 KiB of table read and written per placement."""
 _MIN_DUE = 64
+_DUE_SHIFT = 3
+"""A region is placed once it holds one insert per 2**_DUE_SHIFT of its slots."""
 _DELETED = 0xFFFFFFFF
 
 U64 = npt.NDArray[np.uint64]
@@ -56,7 +58,7 @@ class InsertBuffer:
     def __init__(self, log2: int) -> None:
         self.region_log2 = min(log2, REGION_LOG2)
         self.regions = 1 << (log2 - self.region_log2)
-        self.due_at = max(_MIN_DUE, (1 << self.region_log2) >> 4)
+        self.due_at = max(_MIN_DUE, (1 << self.region_log2) >> _DUE_SHIFT)
         self._mask = np.uint64((1 << log2) - 1)
         self._shift = np.uint64(self.region_log2)
         self._homes: list[U64] = [np.empty(0, dtype=np.uint64)] * self.regions
@@ -77,10 +79,13 @@ class InsertBuffer:
         if self.regions == 1:
             self._append(0, homes, rows)
             return
-        region = ((homes & self._mask) >> self._shift).astype(np.uint16)
-        order = np.argsort(region, kind="stable")
+        region = (homes & self._mask) >> self._shift
+        # Stable (values stay in order per region); 8-bit keys sort by radix.
+        order = np.argsort(region.astype(np.uint8) if self.regions <= 256 else region,
+                           kind="stable")
         homes, rows = homes[order], rows[order]
-        ends = np.cumsum(np.bincount(region, minlength=self.regions)).tolist()
+        ends = np.cumsum(np.bincount(region.astype(np.intp),
+                                     minlength=self.regions)).tolist()
         start = 0
         for r, end in enumerate(ends):
             if end > start:
@@ -90,7 +95,7 @@ class InsertBuffer:
     def _append(self, r: int, homes: U64, rows: U32) -> None:
         size, n = self._sizes[r], len(homes)
         if size + n > len(self._homes[r]):
-            capacity = max(2 * self.due_at, 2 * (size + n))
+            capacity = max(self.due_at + self.due_at // 2, 2 * (size + n))
             grown_homes = np.empty(capacity, dtype=np.uint64)
             grown_rows = np.empty((capacity, 2), dtype=np.uint32)
             grown_homes[:size] = self._homes[r][:size]

@@ -82,7 +82,9 @@ class HashLookup:
         if self._grow_if_needed(keep):
             return True, replayed
         try:
-            self._place(self._buffer.nonempty())
+            # Some of the tail may have reached the table before the crash: placed as
+            # known, those pairs are found and not added twice.
+            self._place(self._buffer.nonempty(), known=True)
         except HashIndexFullError:
             self.rebuild(keep)
             return True, replayed
@@ -100,8 +102,13 @@ class HashLookup:
         self._buffer.add(*keys_of(records, offset, INDEX_SIZE))
         if self._grow_if_needed(count):
             return
+        buffer = self._buffer
+        # One region per batch bounds the pause; a buffer grown past twice its
+        # steady size (huge batches) catches up at once.
+        limit = (_REGIONS_PER_ADD if buffer.count <= 2 * buffer.regions * buffer.due_at
+                 else buffer.regions)
         try:
-            self._place(self._buffer.due(_REGIONS_PER_ADD))
+            self._place(buffer.due(limit))
         except HashIndexFullError:
             # Only reachable if the counts were wrong; the rebuild reads index.dat,
             # which already holds this batch, so nothing is lost.
@@ -118,10 +125,10 @@ class HashLookup:
         self.rebuild(count)
         return True
 
-    def _place(self, regions: list[int]) -> None:
+    def _place(self, regions: list[int], *, known: bool = False) -> None:
         table = self._open_table
         for r in regions:
-            table.place(*self._buffer.take(r))
+            table.place(*self._buffer.take(r), known=known)
 
     def frontier(self, count: int) -> int:
         """How many of the first ``count`` records the table holds itself: the most a

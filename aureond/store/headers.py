@@ -48,6 +48,7 @@ from types import TracebackType
 
 import numpy as np
 
+from aureond.chain.batch import distinct_values
 from aureond.chain.header import BlockHeader
 from aureond.chain.locator import locator_heights
 from aureond.chain.target import work_from_bits
@@ -87,8 +88,7 @@ def _links(blob: bytes, hashes: bytes, n: int) -> bool:
     """Whether each header of ``blob`` after the first names the one before: its
     ``prev`` field equals the previous of the ``n`` concatenated ``hashes``."""
     prevs = np.frombuffer(blob, dtype=np.uint8).reshape(n, HEADER_SIZE)[1:, 4:36]
-    before = np.frombuffer(hashes, dtype=np.uint8).reshape(n, 32)[:-1]
-    return bool(np.array_equal(prevs, before))
+    return prevs.tobytes() == hashes[:-32]
 
 
 class HeaderStore:
@@ -183,6 +183,12 @@ class HeaderStore:
             headers_bytes=repair.headers_bytes, index_bytes=repair.index_bytes,
             dropped_headers=repair.dropped, reasons=repair.reasons,
             hash_index_rebuilt=rebuilt and not fresh, hash_index_replayed=replayed)
+
+    @property
+    def pending_hash_inserts(self) -> int:
+        """Hash-table inserts waiting in memory for their region of the table (see
+        :mod:`~aureond.store.hashbuffer`); :meth:`flush` writes them all."""
+        return 0 if self._lookup is None else self._lookup.buffered
 
     def reserve(self, records: int) -> bool:
         """Size the hash table for ``records`` records now (one rebuild of what is
@@ -413,7 +419,7 @@ class HeaderStore:
     def _cumulative_works(self, blob: bytes, n: int, tip_height: int) -> list[int]:
         """The chain work through each header of ``blob`` (from ``bits``)."""
         bits = np.frombuffer(blob, dtype="<u4").reshape(n, 20)[:, 18]
-        distinct = np.unique(bits).tolist()
+        distinct = distinct_values(bits)
         work_of: dict[int, int] = {}
         for b in distinct:
             try:
