@@ -45,7 +45,10 @@ from aureond.chain.context import anchor_context
 from aureond.chain.header import HEADER_SIZE, BlockHeader
 from aureond.chain.params import REGTEST, NetworkParams, get_network
 from aureond.chain.target import work_from_bits
+from aureond.heap import freeze_heap
+from aureond.p2p.durable import WRITE_CHUNK
 from aureond.p2p.headerchain import Anchor, HeaderChain
+from aureond.p2p.sync import HEADERS_PER_STEP
 from aureond.store.policy import FsyncPolicy
 from aureond.store.syncticket import SyncTicket
 from aureond.stress.chaingen import iter_raw_batches
@@ -94,7 +97,7 @@ def _validate(run: Run) -> float:
 
 def _chain(run: Run, mode: str, work: Path) -> float:
     policy = {"inline": FsyncPolicy(every_n_headers=SYNC_EVERY, every_seconds=None),
-              "threaded": FsyncPolicy.manual(),
+              "threaded": FsyncPolicy.manual(), "steps": FsyncPolicy.manual(),
               "none": FsyncPolicy(every_n_headers=None, every_seconds=None,
                                   on_close=False)}[mode]
     with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -108,10 +111,15 @@ def _chain(run: Run, mode: str, work: Path) -> float:
             inflight: tuple[SyncTicket, Future[None]] | None = None
             since = 0
             start = time.perf_counter()
+            if mode == "steps":
+                chain.deferred_writes = True
             for raw in batches:
-                chain.add(raw, NOW)
+                if mode == "steps":
+                    _add_in_steps(chain, raw)
+                else:
+                    chain.add(raw, NOW)
                 since += len(raw) // HEADER_SIZE
-                if mode != "threaded" or since < SYNC_EVERY:
+                if mode not in ("threaded", "steps") or since < SYNC_EVERY:
                     continue
                 if inflight is not None and inflight[1].done():
                     _finish(chain, *inflight)
@@ -125,6 +133,17 @@ def _chain(run: Run, mode: str, work: Path) -> float:
             chain.close()
             elapsed = time.perf_counter() - start
     return elapsed
+
+
+def _add_in_steps(chain: HeaderChain, raw: bytes) -> None:
+    """One message as the running node takes it: validated ``HEADERS_PER_STEP``
+    headers per event-loop turn, then written ``WRITE_CHUNK`` per turn by the writer
+    (here one after the other, without the loop)."""
+    step = HEADERS_PER_STEP * HEADER_SIZE
+    for o in range(0, len(raw), step):
+        chain.add(raw[o:o + step], NOW)
+        while chain.write_pending(WRITE_CHUNK):
+            pass
 
 
 def _finish(chain: HeaderChain, ticket: SyncTicket, future: Future[None]) -> None:
@@ -154,6 +173,7 @@ def _real(name: str, network: str) -> Run | None:
 
 
 MODES = (("threaded", "HeaderChain + store, fsync off-thread (daemon)"),
+         ("steps", "the same in the daemon's steps (validation, writes)"),
          ("inline", "HeaderChain + store, fsync inline every 2,000"),
          ("none", "HeaderChain + store, no fsync"))
 
@@ -192,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"mined {args.count:,} regtest headers in {time.perf_counter() - mined:.1f} s\n")
     if not args.skip_real:
         runs += [r for r in (_real(name, net) for name, net in REAL_RUNS) if r is not None]
+    # As the daemon does once started: the heap built so far (imports, the chains
+    # just mined) is frozen, so the collector only walks what is created after.
+    freeze_heap()
     with tempfile.TemporaryDirectory(prefix="aureond-bench-chain-") as work:
         print(measure(runs, repeats, Path(work)))
     return 0

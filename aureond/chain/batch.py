@@ -31,12 +31,16 @@ from aureond.chain.rules import retarget, validate_header
 from aureond.chain.target import bits_to_target, work_from_target
 from aureond.errors import EncodingError, HeaderRejectedError
 
-__all__ = ["BatchResult", "hash_headers", "validate_batch"]
+__all__ = ["BatchResult", "distinct_values", "hash_headers", "validate_batch"]
 
 _LITTLE = sys.byteorder == "little"
 _LITTLE_ENDIAN: repeat[Literal["little"]] = repeat("little")
 _RECORD = struct.Struct(f"{HEADER_SIZE}s")
 U32 = npt.NDArray[np.uint32]
+_MAX_RUN = 2000
+"""Headers in a ``headers`` message: runs up to this long index their median-time-past
+windows with one precomputed array."""
+_WINDOW_STEPS = np.arange(_MAX_RUN)[:, None] + np.arange(MTP_WINDOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +119,9 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     # Linkage: each prev field equals the previous hash.
     if not raw.startswith(ctx.hash, 4):
         return None
+    joined = b"".join(hashes)
     prevs = np.frombuffer(raw, dtype=np.uint8).reshape(n, HEADER_SIZE)[1:, 4:36]
-    if not np.array_equal(prevs, np.frombuffer(b"".join(hashes[:-1]), dtype=np.uint8)
-                          .reshape(n - 1, 32)):
+    if prevs.tobytes() != joined[:-32]:
         return None
 
     heights = np.arange(ctx.height + 1, ctx.height + 1 + n, dtype=np.int64)
@@ -153,13 +157,14 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
             if (params.enforce_bip94
                     and int(times[i]) < running.time - params.max_timewarp_seconds):
                 return None
-    if not np.array_equal(expected, bits):
+    if not bool((expected == bits).all()):
         return None
 
     # Proof of work: every bits value decodes canonically, is within the pow limit,
     # and every hash is at or below its target.
     targets: dict[int, int] = {}
-    for b in np.unique(bits).tolist():
+    distinct = distinct_values(bits)
+    for b in distinct:
         try:
             t = bits_to_target(b)
         except EncodingError:
@@ -168,7 +173,7 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
             return None
         targets[b] = t
     bits_list = bits.tolist()
-    if not _meets_targets(hashes, bits, targets):
+    if not _meets_targets(hashes, bits, targets, joined=joined, distinct=distinct):
         return None
     if len(targets) == 1:
         works = [work_from_target(targets[bits_list[0]])] * n
@@ -180,7 +185,10 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
 
     # Median time past: each time is after the median of the 11 before it.
     ext = np.concatenate((np.asarray(ctx.recent_times, dtype=np.int64), times))
-    windows = np.lib.stride_tricks.sliding_window_view(ext[:-1], MTP_WINDOW)
+    n_times = len(times)
+    steps = (_WINDOW_STEPS[:n_times] if n_times <= _MAX_RUN
+             else np.arange(n_times)[:, None] + np.arange(MTP_WINDOW))
+    windows = ext[steps]  # row i: the 11 times before header i
     medians = np.partition(windows, MTP_WINDOW // 2, axis=1)[:, MTP_WINDOW // 2]
     if not bool(np.all(times > medians)):
         return None
@@ -207,19 +215,35 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     return BatchResult(context, hashes, works)
 
 
-def _meets_targets(hashes: list[bytes], bits: U32, targets: dict[int, int]) -> bool:
+def distinct_values(values: U32) -> list[int]:
+    """The distinct values of ``values``, ascending (one min/max pass when they are
+    all equal, as across most of a retarget period)."""
+    low, high = int(values.min()), int(values.max())
+    return [low] if low == high else np.unique(values).tolist()
+
+
+def _meets_targets(hashes: list[bytes], bits: U32, targets: dict[int, int], *,
+                   joined: bytes | None = None, distinct: list[int] | None = None) -> bool:
     """Every hash (little-endian number) is at or below the target of its bits.
+    ``joined`` (the hashes concatenated) and ``distinct`` (the distinct bits,
+    ascending) save recomputing what the caller has.
 
     Vectorized on the top 128 bits of each side, as two 64-bit words compared in
     order: a hash above its target there fails, below passes; only a tie in all 128
     bits (about never) is compared in full.
     """
     n = len(hashes)
-    words = np.frombuffer(b"".join(hashes), dtype="<u8").reshape(n, 4)
-    keys, inverse = np.unique(bits, return_inverse=True)
-    wanted = [targets[int(k)] for k in keys.tolist()]
-    hi = np.array([t >> 192 for t in wanted], dtype=np.uint64)[inverse]
-    lo = np.array([(t >> 128) & 0xFFFFFFFFFFFFFFFF for t in wanted], dtype=np.uint64)[inverse]
+    joined = b"".join(hashes) if joined is None else joined
+    distinct = distinct_values(bits) if distinct is None else distinct
+    words = np.frombuffer(joined, dtype="<u8").reshape(n, 4)
+    wanted = [targets[k] for k in distinct]
+    hi_of = np.array([t >> 192 for t in wanted], dtype=np.uint64)
+    lo_of = np.array([(t >> 128) & 0xFFFFFFFFFFFFFFFF for t in wanted], dtype=np.uint64)
+    if len(distinct) == 1:
+        hi, lo = hi_of[0], lo_of[0]
+    else:
+        inverse = np.searchsorted(np.array(distinct, dtype=np.uint32), bits)
+        hi, lo = hi_of[inverse], lo_of[inverse]
     same_hi = words[:, 3] == hi
     if bool(np.any((words[:, 3] > hi) | (same_hi & (words[:, 2] > lo)))):
         return False

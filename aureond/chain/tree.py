@@ -14,6 +14,7 @@ which the window (at least one retarget period) always allows.
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, repeat
@@ -314,8 +315,7 @@ class HeaderTree:
             root_ctx = self.context_of(new_root_hash)
         cut_height = self._base + drop
         side_nodes = len(self._nodes) - len(self._best)
-        for h in self._best[:drop]:
-            del self._nodes[h]
+        deque(map(self._nodes.__delitem__, self._best[:drop]), maxlen=0)
         self._best = self._best[drop:]
         self._base = cut_height
         self._root = self._nodes[new_root_hash]
