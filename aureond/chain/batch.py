@@ -124,19 +124,22 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     if prevs.tobytes() != joined[:-32]:
         return None
 
-    heights = np.arange(ctx.height + 1, ctx.height + 1 + n, dtype=np.int64)
+    first_height = ctx.height + 1
     interval = params.retarget_interval
-    prev_times = np.empty(n, dtype=np.int64)
-    prev_times[0] = ctx.time
-    prev_times[1:] = times[:-1]
+    # Indices of the retarget boundaries in the run, and a mask of them.
+    boundary_idx = range((-first_height) % interval, n, interval)
+    at_boundary = np.zeros(n, dtype=bool)
+    at_boundary[boundary_idx.start::interval] = True
 
     # Expected bits. Boundaries get the retarget (computed once each, from the actual
     # preceding headers); elsewhere the parent's bits, or the min-difficulty rules.
     expected = np.empty(n, dtype=np.int64)
-    boundary_idx = np.nonzero(heights % interval == 0)[0]
     if params.allow_min_difficulty:
+        prev_times = np.empty(n, dtype=np.int64)
+        prev_times[0] = ctx.time
+        prev_times[1:] = times[:-1]
         pl = params.pow_limit_bits
-        anchor_walk = (bits != pl) | (heights % interval == 0)
+        anchor_walk = (bits != pl) | at_boundary
         idx = np.where(anchor_walk, np.arange(n), -1)
         last = np.maximum.accumulate(idx)
         walk_before = np.empty(n, dtype=np.int64)
@@ -151,7 +154,7 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
         expected[1:] = bits[:-1]
     if len(boundary_idx):
         running = ctx
-        for i in boundary_idx.tolist():
+        for i in boundary_idx:
             running = _context_before(params, ctx, raw, hashes, i, running)
             expected[i] = retarget(params, running)
             if (params.enforce_bip94
@@ -172,15 +175,14 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
         if t > params.pow_limit:
             return None
         targets[b] = t
-    bits_list = bits.tolist()
     if not _meets_targets(hashes, bits, targets, joined=joined, distinct=distinct):
         return None
     if len(targets) == 1:
-        works = [work_from_target(targets[bits_list[0]])] * n
+        works = [work_from_target(targets[distinct[0]])] * n
         total_work = works[0] * n
     else:
         work_of = {b: work_from_target(t) for b, t in targets.items()}
-        works = [work_of[b] for b in bits_list]
+        works = [work_of[b] for b in bits.tolist()]
         total_work = sum(works)
 
     # Median time past: each time is after the median of the 11 before it.
@@ -199,10 +201,10 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     versions = words[:, 0].view(np.int32)
     for threshold, minimum in ((params.bip34_height, 2), (params.bip66_height, 3),
                                (params.bip65_height, 4)):
-        if threshold is None:
+        if threshold is None or threshold >= first_height + n:
             continue
-        mask = heights >= threshold
-        if mask.any() and int(versions[mask].min()) < minimum:
+        start = max(0, threshold - first_height)
+        if int(versions[start:].min()) < minimum:
             return None
 
     # Checkpoints.
@@ -211,7 +213,8 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
         if 0 <= i < n and hashes[i] != want:
             return None
 
-    context = _final_context(params, ctx, raw, hashes, total_work, bits, times, heights)
+    context = _final_context(params, ctx, raw, hashes, total_work, bits, times,
+                             at_boundary)
     return BatchResult(context, hashes, works)
 
 
@@ -281,7 +284,7 @@ def _context_before(params: NetworkParams, start: ChainContext, raw: bytes,
 
 def _final_context(params: NetworkParams, ctx: ChainContext, raw: bytes,
                    hashes: list[bytes], total_work: int, bits: U32,
-                   times: npt.NDArray[np.int64], heights: npt.NDArray[np.int64]
+                   times: npt.NDArray[np.int64], at_boundary: npt.NDArray[np.bool_]
                    ) -> ChainContext:
     n = len(hashes)
     interval = params.retarget_interval
@@ -291,7 +294,7 @@ def _final_context(params: NetworkParams, ctx: ChainContext, raw: bytes,
         first_time, first_bits = _header_fields(raw, first_height - ctx.height - 1)
     else:
         first_time, first_bits = ctx.period_first_time, ctx.period_first_bits
-    walkers = np.flatnonzero((bits != params.pow_limit_bits) | (heights % interval == 0))
+    walkers = np.flatnonzero((bits != params.pow_limit_bits) | at_boundary)
     walk = int(bits[walkers[-1]]) if len(walkers) else ctx.walk_bits
     recent = (*ctx.recent_times, *times[-MTP_WINDOW:].tolist())[-MTP_WINDOW:]
     return ChainContext(

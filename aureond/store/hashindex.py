@@ -29,6 +29,15 @@ is durably in the table. It is raised only after the slots are fsynced, and lowe
 durably before a truncation, so on open the store re-inserts offsets ``covered..tip``
 (the unsynced tail, O(tail)). A missing or damaged table is rebuilt from the index.
 
+Batches: the store does not insert header by header. Its inserts wait in memory per
+region of the table (:mod:`~aureond.store.hashbuffer`) and :meth:`HashIndex.place`
+writes a region's worth with one pread and one pwrite; the store's lookup layer
+(:mod:`~aureond.store.hashlookup`) keeps ``covered`` below every insert still waiting,
+so the recovery above is unchanged: what a crash loses from memory lies above the
+watermark and is re-inserted on open. A placement only ever turns empty slots into
+occupied ones, so a torn region write leaves some of its entries missing (above the
+watermark: replayed) and never breaks a probe chain.
+
 The ``live`` and ``deleted`` counts in the header are only as fresh as the last sync:
 slots written after it may or may not have reached the disk before a crash. So they
 are not trusted on open; :meth:`open` counts the slots instead (one sequential read of

@@ -12,8 +12,10 @@ Files in the data directory (see :mod:`~aureond.store.records`,
 
 Write order and the recovery invariant
 --------------------------------------
-``append`` writes ``headers.dat``, then ``index.dat``, then the hash table; ``flush``
-fsyncs them in that order and only then raises the hash table's watermark. Truncation
+``append`` writes ``headers.dat``, then ``index.dat``, then the hash table (its inserts
+wait in memory until their region of the table is written, see
+:mod:`~aureond.store.hashbuffer`); ``flush`` fsyncs them in that order and only then
+raises the hash table's watermark, never past an insert still waiting. Truncation
 goes the other way: lower the watermark (durably), forget the hashes, cut
 ``index.dat``, cut ``headers.dat``, fsync. So at any crash point:
 
