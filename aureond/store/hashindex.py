@@ -68,6 +68,7 @@ import numpy as np
 
 from aureond.errors import StoreError
 from aureond.store.atomic import fsync_dir
+from aureond.store.placement import fill_sorted
 from aureond.store.records import pwrite_full
 
 __all__ = ["HASH_INDEX_FILE", "HashIndex", "HashIndexFullError", "VerifyFn"]
@@ -140,24 +141,6 @@ def _place(slots: Any, blob: bytes, first: int, stride: int, mask: int) -> int:
         if len(pending) == 0:
             return n
     raise HashIndexFullError("no free slot while building the hash index")
-
-
-def _present(slots: Any, pos: Any, first_free: Any, free: Any, rows: Any) -> Any:
-    """Which entries' (tag, value) pairs already sit in ``slots`` along their probe:
-    from their home ``pos`` up to the first free slot. Checked a step at a time for
-    all entries together (probe runs are short at under half load)."""
-    n = len(pos)
-    ends = np.where(first_free < len(free), free[np.minimum(first_free, len(free) - 1)],
-                    len(slots))
-    found = np.zeros(n, dtype=bool)
-    at = pos.copy()
-    active = np.flatnonzero(at < ends)
-    while len(active):
-        hit = np.all(slots[at[active]] == rows[active], axis=1)
-        found[active[hit]] = True
-        at[active] += 1
-        active = active[~hit & (at[active] < ends[active])]
-    return found
 
 
 class HashIndex:
@@ -396,26 +379,20 @@ class HashIndex:
         """Insert many entries at once: ``homes`` (uint64 home keys) and ``rows``
         ((tag, value) uint32 pairs), all with home slots close together (one region
         of an :class:`~aureond.store.hashbuffer.InsertBuffer`). Returns how many were
-        added.
+        added. ``known``: some pairs may be in the table already (a replay after a
+        crash); those are found and skipped, as :meth:`insert` would. Without it a
+        pair present twice costs a slot, nothing else (the lookup takes the first;
+        stale slots are harmless).
 
-        One pread covers their home slots plus ``_SPILL`` slots past the last, one
+        One pread covers their home slots plus ``_SPILL`` slots past the last, they
+        are placed in memory (:func:`~aureond.store.placement.fill_sorted`), one
         pwrite writes the changed slots back; the few entries whose probe runs past
-        the slots read go through :meth:`insert`. In between, placement is vectorized
-        without rounds: taken in home order, each entry lands on the first free slot
-        at or after both its home and the slot of the entry before it, which is where
-        inserting them one by one in that order would put them (the free slots up to
-        there are taken by then). ``known``: some pairs may be in the table already
-        (a replay after a crash); those are found along their probe and skipped, as
-        :meth:`insert` would. Without it a pair present twice costs a slot, nothing
-        else (the lookup takes the first; stale slots are harmless).
-
-        Only empty slots are filled, so the table stays a valid linear-probing table
-        at every byte a crash may tear."""
-        n = len(homes)
-        if n == 0:
+        the slots read go through :meth:`insert`. Only empty slots are filled, so the
+        table stays a valid linear-probing table at every byte a crash may tear."""
+        if len(homes) == 0:
             return 0
-        mask, capacity = self._mask, 1 << self._log2
-        slots_at = (homes & np.uint64(mask)).astype(np.int64)
+        capacity = 1 << self._log2
+        slots_at = (homes & np.uint64(self._mask)).astype(np.int64)
         lo = int(slots_at.min())
         pos = slots_at - lo
         # Home order; a region's offsets fit 16 bits, which numpy sorts by radix.
@@ -425,32 +402,17 @@ class HashIndex:
         hi = min(capacity, lo + int(pos[-1]) + 1 + _SPILL)
         at = _HEADER_SIZE + lo * _SLOT_SIZE
         slots = self._read_slots(at, hi - lo)
-        # A slot read as one little-endian u64 is tag | value << 32: empty below 2**32.
-        is_free = slots.view("<u8").ravel() < np.uint64(1 << 32)
-        free = np.flatnonzero(is_free)
-        # Free slots before each home: the index in ``free`` of its first free slot.
-        first_free = np.cumsum(is_free, dtype=np.int32)[pos] - is_free[pos]
-        if known:
-            fresh = ~_present(slots, pos, first_free, free, rows)
-            pos, rows, first_free = pos[fresh], rows[fresh], first_free[fresh]
-            order = order[fresh]
-        steps = np.arange(len(pos))
-        taken = np.maximum.accumulate(first_free - steps) + steps
-        fits = taken < len(free)
-        placed = int(np.count_nonzero(fits))
-        if placed:
-            where = free[taken[:placed]]
-            slots[where] = rows[:placed]
-            start, stop = int(where[0]), int(where[-1]) + 1
-            pwrite_full(self._fd, memoryview(slots[start:stop]).cast("B"),
-                        at + start * _SLOT_SIZE)
+        done = fill_sorted(slots, pos, rows, known=known)
+        if done.placed:
+            pwrite_full(self._fd, memoryview(slots[done.start:done.stop]).cast("B"),
+                        at + done.start * _SLOT_SIZE)
             self._dirty = True
-            self.live += placed
-        added = placed
-        for tag, value in rows[placed:].tolist():
+            self.live += done.placed
+        added = done.placed
+        for i in done.left.tolist():
+            tag, value = rows[i].tolist()
             before = self.live
-            self._insert_key(int(homes[order[placed]]), tag, value)
-            placed += 1
+            self._insert_key(int(homes[order[i]]), tag, value)
             added += self.live - before
         return added
 

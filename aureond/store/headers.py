@@ -44,18 +44,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from itertools import accumulate
 from pathlib import Path
 from types import TracebackType
 
-import numpy as np
-
-from aureond.chain.batch import distinct_values
 from aureond.chain.header import BlockHeader
 from aureond.chain.locator import locator_heights
 from aureond.chain.target import work_from_bits
 from aureond.clock import Clock
-from aureond.errors import EncodingError, StoreError
+from aureond.errors import StoreError
 from aureond.store.cache import HeaderLRU, RecentWindow
 from aureond.store.directory import claim_directory
 from aureond.store.hashindex import HASH_INDEX_FILE
@@ -74,6 +70,7 @@ from aureond.store.records import (
     pwrite_full,
     unpack_index,
 )
+from aureond.store.runs import check_run, cumulative_works, join_records
 from aureond.store.syncticket import SyncTicket
 
 __all__ = ["DEFAULT_TAIL_CHECK", "DEFAULT_WINDOW", "HeaderStore", "RETARGET_PERIOD"]
@@ -84,13 +81,6 @@ DEFAULT_WINDOW = RETARGET_PERIOD + 1024
 DEFAULT_TAIL_CHECK = 4096
 DEFAULT_LRU = 1024
 _READ_CHUNK = 2000
-
-
-def _links(blob: bytes, hashes: bytes, n: int) -> bool:
-    """Whether each header of ``blob`` after the first names the one before: its
-    ``prev`` field equals the previous of the ``n`` concatenated ``hashes``."""
-    prevs = np.frombuffer(blob, dtype=np.uint8).reshape(n, HEADER_SIZE)[1:, 4:36]
-    return prevs.tobytes() == hashes[:-32]
 
 
 class HeaderStore:
@@ -222,21 +212,13 @@ class HeaderStore:
             raise StoreError(f"{self.directory}: header files are shorter than expected")
         return hblob, iblob
 
-    def _read_records(self, start: int, stop: int) -> Iterator[tuple[int, BlockHeader, int]]:
-        """(offset, header, chainwork) for offsets [start, stop), read in chunks."""
-        for offset, raw, _, work in self._read_raw_records(start, stop):
-            yield offset, BlockHeader.parse(raw), work
-
-    def _read_raw_records(self, start: int,
-                          stop: int) -> Iterator[tuple[int, bytes, bytes, int]]:
-        """(offset, raw header, hash as indexed, chainwork) for offsets [start, stop)."""
+    def _read_headers(self, start: int, stop: int) -> Iterator[BlockHeader]:
+        """The headers at offsets [start, stop), read in chunks."""
         for chunk_start in range(start, stop, _READ_CHUNK):
             n = min(stop, chunk_start + _READ_CHUNK) - chunk_start
-            hblob, iblob = self._read_blobs(chunk_start, n)
-            for k in range(n):
-                block_hash, work = unpack_index(iblob, k * INDEX_SIZE)
-                yield chunk_start + k, hblob[k * HEADER_SIZE:(k + 1) * HEADER_SIZE], \
-                    block_hash, work
+            hblob = self._read_blobs(chunk_start, n)[0]
+            for k in range(0, n * HEADER_SIZE, HEADER_SIZE):
+                yield BlockHeader.parse(hblob[k:k + HEADER_SIZE])
 
     def _work_of(self, bits: int) -> int:
         work = self._work_cache.get(bits)
@@ -338,8 +320,7 @@ class HeaderStore:
         """Headers at heights [start, stop), clamped to what is stored."""
         first = max(start, self.meta.anchor_height) - self.meta.anchor_height
         last = min(stop, self.tip_height + 1) - self.meta.anchor_height
-        for _, header, _ in self._read_records(first, last):
-            yield header
+        yield from self._read_headers(first, last)
 
     def locator_hashes(self) -> list[bytes]:
         """A ``getheaders`` locator (see :func:`~aureond.chain.locator.locator_heights`)."""
@@ -359,45 +340,23 @@ class HeaderStore:
 
         The hash must be the double SHA-256 of the bytes (the header tree computed it
         when it validated them); it is not recomputed here. Linkage is checked."""
-        if not records:
-            return
-        raws, hashes = zip(*records, strict=True)
-        blob = b"".join(raws)
-        if len(blob) != HEADER_SIZE * len(raws) or min(map(len, raws)) != HEADER_SIZE:
-            k = next(k for k, raw in enumerate(raws) if len(raw) != HEADER_SIZE)
-            raise StoreError(f"header at height {self.tip_height + 1 + k} is not an 80-byte "
-                             "header with a 32-byte hash")
-        self.append_run(blob, hashes)
+        if records:
+            self.append_run(*join_records(records, self.tip_height))
 
     def append_run(self, blob: bytes, hashes: Sequence[bytes]) -> None:
         """:meth:`append_raw` for a run of headers as one blob: ``blob`` is their
         concatenated wire bytes, ``hashes`` one double SHA-256 per header, in order.
 
-        Every check is a C-level pass over the run (lengths, linkage) or a vector
-        operation (chain work per distinct ``bits``), and the files are written with
-        one pwrite each: the sync's write path costs little per header. Raises
-        ``StoreError`` naming the first bad header; nothing is written then."""
+        The run is checked as a whole (:mod:`~aureond.store.runs`) and the files are
+        written with one pwrite each. Raises ``StoreError`` naming the first bad
+        header; nothing is written then."""
         if not hashes:
             return
         self._check_open()
         n = len(hashes)
         tip_height = self.tip_height
-        joined = b"".join(hashes)
-        # Every hash at least 32 bytes and 32 on average: every hash 32 bytes.
-        if len(blob) != n * HEADER_SIZE or len(joined) != 32 * n \
-                or min(map(len, hashes)) != 32:
-            k = next((k for k, h in enumerate(hashes)
-                      if len(h) != 32 or len(blob) < (k + 1) * HEADER_SIZE), n - 1)
-            raise StoreError(f"header at height {tip_height + 1 + k} is not an 80-byte "
-                             "header with a 32-byte hash")
-        if not (blob.startswith(self._tip_hash, 4) and _links(blob, joined, n)):
-            k = next(k for k in range(n)
-                     if blob[k * HEADER_SIZE + 4:k * HEADER_SIZE + 36]
-                     != (self._tip_hash if k == 0 else hashes[k - 1]))
-            raise StoreError(
-                f"header at height {tip_height + 1 + k} does not link to the "
-                f"{'stored tip' if k == 0 else 'header before it in the batch'}")
-        works = self._cumulative_works(blob, n, tip_height)
+        joined = check_run(blob, hashes, self._tip_hash, tip_height)
+        works = cumulative_works(blob, n, self._tip_work, tip_height, self._work_of)
         offset = self._count
         if offset + n > 0xFFFFFFFD:
             raise StoreError("the header store is full (2**32 records)")
@@ -417,23 +376,6 @@ class HeaderStore:
         self._pending += n
         self._index_hashes(iblob, offset)
         self._maybe_flush()
-
-    def _cumulative_works(self, blob: bytes, n: int, tip_height: int) -> list[int]:
-        """The chain work through each header of ``blob`` (from ``bits``)."""
-        bits = np.frombuffer(blob, dtype="<u4").reshape(n, 20)[:, 18]
-        distinct = distinct_values(bits)
-        work_of: dict[int, int] = {}
-        for b in distinct:
-            try:
-                work_of[b] = self._work_of(b)
-            except EncodingError as exc:
-                k = int(np.flatnonzero(bits == b)[0])
-                raise StoreError(f"header at height {tip_height + 1 + k}: {exc}") from exc
-        base = self._tip_work
-        if len(distinct) == 1:
-            step = work_of[distinct[0]]
-            return list(range(base + step, base + step * n + 1, step))
-        return list(accumulate(map(work_of.__getitem__, bits.tolist()), initial=base))[1:]
 
     def _index_hashes(self, iblob: bytes, offset: int) -> None:
         if self._lookup is None:
