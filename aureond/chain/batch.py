@@ -34,12 +34,16 @@ from aureond.chain.rules import retarget, validate_header
 from aureond.chain.target import bits_to_target, work_from_target
 from aureond.errors import EncodingError, HeaderRejectedError
 
-__all__ = ["BatchResult", "hash_headers", "validate_batch"]
+__all__ = ["BatchResult", "distinct_values", "hash_headers", "validate_batch"]
 
 _LITTLE = sys.byteorder == "little"
 _LITTLE_ENDIAN: repeat[Literal["little"]] = repeat("little")
 _RECORD = struct.Struct(f"{HEADER_SIZE}s")
 U32 = npt.NDArray[np.uint32]
+_MAX_RUN = 2000
+"""Headers in a ``headers`` message: runs up to this long index their median-time-past
+windows with one precomputed array."""
+_WINDOW_STEPS = np.arange(_MAX_RUN)[:, None] + np.arange(MTP_WINDOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,23 +122,27 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     # Linkage: each prev field equals the previous hash.
     if not raw.startswith(ctx.hash, 4):
         return None
-    if not all(map(raw.startswith, hashes[:-1], range(HEADER_SIZE + 4, len(raw),
-                                                     HEADER_SIZE))):
+    joined = b"".join(hashes)
+    prevs = np.frombuffer(raw, dtype=np.uint8).reshape(n, HEADER_SIZE)[1:, 4:36]
+    if prevs.tobytes() != joined[:-32]:
         return None
 
-    heights = np.arange(ctx.height + 1, ctx.height + 1 + n, dtype=np.int64)
+    first_height = ctx.height + 1
     interval = params.retarget_interval
-    prev_times = np.empty(n, dtype=np.int64)
-    prev_times[0] = ctx.time
-    prev_times[1:] = times[:-1]
+    # Indices of the retarget boundaries in the run, and a mask of them.
+    boundary_idx = range((-first_height) % interval, n, interval)
+    at_boundary = np.zeros(n, dtype=bool)
+    at_boundary[boundary_idx.start::interval] = True
 
     # Expected bits. Boundaries get the retarget (computed once each, from the actual
     # preceding headers); elsewhere the parent's bits, or the min-difficulty rules.
     expected = np.empty(n, dtype=np.int64)
-    boundary_idx = np.nonzero(heights % interval == 0)[0]
     if params.allow_min_difficulty:
+        prev_times = np.empty(n, dtype=np.int64)
+        prev_times[0] = ctx.time
+        prev_times[1:] = times[:-1]
         pl = params.pow_limit_bits
-        anchor_walk = (bits != pl) | (heights % interval == 0)
+        anchor_walk = (bits != pl) | at_boundary
         idx = np.where(anchor_walk, np.arange(n), -1)
         last = np.maximum.accumulate(idx)
         walk_before = np.empty(n, dtype=np.int64)
@@ -147,21 +155,22 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     else:
         expected[0] = ctx.bits
         expected[1:] = bits[:-1]
-    if len(boundary_idx):
+    if boundary_idx:
         running = ctx
-        for i in boundary_idx.tolist():
+        for i in boundary_idx:
             running = _context_before(params, ctx, raw, hashes, i, running)
             expected[i] = retarget(params, running)
             if (params.enforce_bip94
                     and int(times[i]) < running.time - params.max_timewarp_seconds):
                 return None
-    if not np.array_equal(expected, bits):
+    if not bool((expected == bits).all()):
         return None
 
     # Proof of work: every bits value decodes canonically, is within the pow limit,
     # and every hash is at or below its target.
     targets: dict[int, int] = {}
-    for b in np.unique(bits).tolist():
+    distinct = distinct_values(bits)
+    for b in distinct:
         try:
             t = bits_to_target(b)
         except EncodingError:
@@ -169,20 +178,27 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
         if t > params.pow_limit:
             return None
         targets[b] = t
-    bits_list = bits.tolist()
-    if not _meets_targets(params.pow_hashes(raw, hashes), bits, targets):
+    if params.pow_hash == "sha256d":
+        pow_ok = _meets_targets(hashes, bits, targets, joined=joined, distinct=distinct)
+    else:
+        pow_ok = _meets_targets(params.pow_hashes(raw, hashes), bits, targets,
+                                distinct=distinct)
+    if not pow_ok:
         return None
     if len(targets) == 1:
-        works = [work_from_target(targets[bits_list[0]])] * n
+        works = [work_from_target(targets[distinct[0]])] * n
         total_work = works[0] * n
     else:
         work_of = {b: work_from_target(t) for b, t in targets.items()}
-        works = [work_of[b] for b in bits_list]
+        works = [work_of[b] for b in bits.tolist()]
         total_work = sum(works)
 
     # Median time past: each time is after the median of the 11 before it.
     ext = np.concatenate((np.asarray(ctx.recent_times, dtype=np.int64), times))
-    windows = np.lib.stride_tricks.sliding_window_view(ext[:-1], MTP_WINDOW)
+    n_times = len(times)
+    steps = (_WINDOW_STEPS[:n_times] if n_times <= _MAX_RUN
+             else np.arange(n_times)[:, None] + np.arange(MTP_WINDOW))
+    windows = ext[steps]  # row i: the 11 times before header i
     medians = np.partition(windows, MTP_WINDOW // 2, axis=1)[:, MTP_WINDOW // 2]
     if not bool(np.all(times > medians)):
         return None
@@ -194,10 +210,10 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     for threshold, minimum in ((params.bip34_height, 2), (params.bip66_height, 3),
                                (params.bip65_height, 4),
                                (params.versionbits_height, VERSIONBITS_TOP_BITS)):
-        if threshold is None:
+        if threshold is None or threshold >= first_height + n:
             continue
-        mask = heights >= threshold
-        if mask.any() and int(versions[mask].min()) < minimum:
+        start = max(0, threshold - first_height)
+        if int(versions[start:].min()) < minimum:
             return None
 
     # Checkpoints.
@@ -206,23 +222,40 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
         if 0 <= i < n and hashes[i] != want:
             return None
 
-    context = _final_context(params, ctx, raw, hashes, total_work, bits, times, heights)
+    context = _final_context(params, ctx, raw, hashes, total_work, bits, times,
+                             at_boundary)
     return BatchResult(context, hashes, works)
 
 
-def _meets_targets(hashes: list[bytes], bits: U32, targets: dict[int, int]) -> bool:
+def distinct_values(values: U32) -> list[int]:
+    """The distinct values of ``values``, ascending (one min/max pass when they are
+    all equal, as across most of a retarget period)."""
+    low, high = int(values.min()), int(values.max())
+    return [low] if low == high else np.unique(values).tolist()
+
+
+def _meets_targets(hashes: list[bytes], bits: U32, targets: dict[int, int], *,
+                   joined: bytes | None = None, distinct: list[int] | None = None) -> bool:
     """Every hash (little-endian number) is at or below the target of its bits.
+    ``joined`` (the hashes concatenated) and ``distinct`` (the distinct bits,
+    ascending) save recomputing what the caller has.
 
     Vectorized on the top 128 bits of each side, as two 64-bit words compared in
     order: a hash above its target there fails, below passes; only a tie in all 128
     bits (about never) is compared in full.
     """
     n = len(hashes)
-    words = np.frombuffer(b"".join(hashes), dtype="<u8").reshape(n, 4)
-    keys, inverse = np.unique(bits, return_inverse=True)
-    wanted = [targets[int(k)] for k in keys.tolist()]
-    hi = np.array([t >> 192 for t in wanted], dtype=np.uint64)[inverse]
-    lo = np.array([(t >> 128) & 0xFFFFFFFFFFFFFFFF for t in wanted], dtype=np.uint64)[inverse]
+    joined = b"".join(hashes) if joined is None else joined
+    distinct = distinct_values(bits) if distinct is None else distinct
+    words = np.frombuffer(joined, dtype="<u8").reshape(n, 4)
+    wanted = [targets[k] for k in distinct]
+    hi_of = np.array([t >> 192 for t in wanted], dtype=np.uint64)
+    lo_of = np.array([(t >> 128) & 0xFFFFFFFFFFFFFFFF for t in wanted], dtype=np.uint64)
+    if len(distinct) == 1:
+        hi, lo = hi_of[0], lo_of[0]
+    else:
+        inverse = np.searchsorted(np.array(distinct, dtype=np.uint32), bits)
+        hi, lo = hi_of[inverse], lo_of[inverse]
     same_hi = words[:, 3] == hi
     if bool(np.any((words[:, 3] > hi) | (same_hi & (words[:, 2] > lo)))):
         return False
@@ -273,7 +306,7 @@ def _time_before(params: NetworkParams, start: ChainContext, raw: bytes,
 
 def _final_context(params: NetworkParams, ctx: ChainContext, raw: bytes,
                    hashes: list[bytes], total_work: int, bits: U32,
-                   times: npt.NDArray[np.int64], heights: npt.NDArray[np.int64]
+                   times: npt.NDArray[np.int64], at_boundary: npt.NDArray[np.bool_]
                    ) -> ChainContext:
     n = len(hashes)
     interval = params.retarget_interval
@@ -284,7 +317,7 @@ def _final_context(params: NetworkParams, ctx: ChainContext, raw: bytes,
         first_time, first_bits = _header_fields(raw, first_i)
     else:
         first_time, first_bits = ctx.period_first_time, ctx.period_first_bits
-    walkers = np.flatnonzero((bits != params.pow_limit_bits) | (heights % interval == 0))
+    walkers = np.flatnonzero((bits != params.pow_limit_bits) | at_boundary)
     walk = int(bits[walkers[-1]]) if len(walkers) else ctx.walk_bits
     recent = (*ctx.recent_times, *times[-MTP_WINDOW:].tolist())[-MTP_WINDOW:]
     return ChainContext(

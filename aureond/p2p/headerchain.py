@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Self
 
@@ -57,6 +58,8 @@ RESERVE_SLACK = 2 * MAX_HEADERS_RESULTS
 """Headers a claim may run ahead of that pace: two ``headers`` batches."""
 PRUNE_SLACK = 1024
 """Heights the tree may run past its window before it is pruned back (see HeaderTree)."""
+_raw_of = attrgetter("raw")
+_hash_of = attrgetter("hash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +311,7 @@ class HeaderChain:
                 # The store lags only if an earlier write failed; re-align to the tree.
                 self.store.truncate(nodes[0].height - 1)
             chunk, write.nodes = nodes[:budget], nodes[budget:]
-            self.store.append_raw([(n.raw, n.hash) for n in chunk])
+            self.store.append_run(b"".join(map(_raw_of, chunk)), list(map(_hash_of, chunk)))
             self._pending_count -= len(chunk)
             budget -= len(chunk)
             if not write.nodes:

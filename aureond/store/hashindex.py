@@ -29,6 +29,15 @@ is durably in the table. It is raised only after the slots are fsynced, and lowe
 durably before a truncation, so on open the store re-inserts offsets ``covered..tip``
 (the unsynced tail, O(tail)). A missing or damaged table is rebuilt from the index.
 
+Batches: the store does not insert header by header. Its inserts wait in memory per
+region of the table (:mod:`~aureond.store.hashbuffer`) and :meth:`HashIndex.place`
+writes a region's worth with one pread and one pwrite; the store's lookup layer
+(:mod:`~aureond.store.hashlookup`) keeps ``covered`` below every insert still waiting,
+so the recovery above is unchanged: what a crash loses from memory lies above the
+watermark and is re-inserted on open. A placement only ever turns empty slots into
+occupied ones, so a torn region write leaves some of its entries missing (above the
+watermark: replayed) and never breaks a probe chain.
+
 The ``live`` and ``deleted`` counts in the header are only as fresh as the last sync:
 slots written after it may or may not have reached the disk before a crash. So they
 are not trusted on open; :meth:`open` counts the slots instead (one sequential read of
@@ -59,6 +68,8 @@ import numpy as np
 
 from aureond.errors import StoreError
 from aureond.store.atomic import fsync_dir
+from aureond.store.placement import fill_sorted
+from aureond.store.records import pwrite_full
 
 __all__ = ["HASH_INDEX_FILE", "HashIndex", "HashIndexFullError", "VerifyFn"]
 
@@ -76,6 +87,8 @@ _MAX_OFFSET = 0xFFFFFFFD
 _RUN = 8
 _COUNT_CHUNK_SLOTS = 1 << 20
 _BUILD_CHUNK = 1 << 16
+_SPILL = 512
+"""Slots read past a batch's last home slot, for probes that run on (4 KiB)."""
 
 VerifyFn = Callable[[int], bytes | None]
 """offset -> the block hash stored at that offset, or None past the tip."""
@@ -143,6 +156,7 @@ class HashIndex:
         self.deleted = deleted
         self.covered = covered
         self._dirty = False
+        self._scratch: Any = np.empty((0, 2), dtype="<u4")
 
     # -- opening and rebuilding ------------------------------------------------------
 
@@ -279,6 +293,10 @@ class HashIndex:
     # -- lookups and updates ---------------------------------------------------------
 
     @property
+    def log2(self) -> int:
+        return self._log2
+
+    @property
     def capacity(self) -> int:
         return 1 << self._log2
 
@@ -311,16 +329,20 @@ class HashIndex:
     def insert(self, block_hash: bytes, offset: int) -> None:
         """Map ``block_hash`` to ``offset``; inserting an existing pair is a no-op.
 
-        The caller checks :meth:`needs_growth` after a batch and rebuilds. This is the
-        sync's hot path, so the probe is written out here rather than going through
-        :meth:`_probe`: one pread of ``_RUN`` slots usually settles it.
-        """
+        The caller checks :meth:`needs_growth` after a batch and rebuilds. Batches go
+        through :meth:`place` instead (the store buffers them, see
+        :mod:`~aureond.store.hashbuffer`)."""
         if not 0 <= offset <= _MAX_OFFSET:
             raise StoreError(f"offset {offset} does not fit the hash index")
-        tag = int.from_bytes(block_hash[8:12], "little")
-        wanted = offset + 1
+        home, tag = _home(block_hash)
+        self._insert_key(home, tag, offset + 1)
+
+    def _insert_key(self, home: int, tag: int, wanted: int) -> None:
+        """Insert (tag, value ``wanted``) at the first free slot from ``home``, reusing
+        a deleted slot; nothing if the pair is there. One pread of ``_RUN`` slots
+        usually settles it."""
         mask, capacity, fd = self._mask, 1 << self._log2, self._fd
-        slot = int.from_bytes(block_hash[:8], "little") & mask
+        slot = home & mask
         remaining = capacity
         target = -1
         reuses_deleted = False
@@ -352,6 +374,58 @@ class HashIndex:
         self.live += 1
         if reuses_deleted:
             self.deleted -= 1
+
+    def place(self, homes: Any, rows: Any, *, known: bool = False) -> int:
+        """Insert many entries at once: ``homes`` (uint64 home keys) and ``rows``
+        ((tag, value) uint32 pairs), all with home slots close together (one region
+        of an :class:`~aureond.store.hashbuffer.InsertBuffer`). Returns how many were
+        added. ``known``: some pairs may be in the table already (a replay after a
+        crash); those are found and skipped, as :meth:`insert` would. Without it a
+        pair present twice costs a slot, nothing else (the lookup takes the first;
+        stale slots are harmless).
+
+        One pread covers their home slots plus ``_SPILL`` slots past the last, they
+        are placed in memory (:func:`~aureond.store.placement.fill_sorted`), one
+        pwrite writes the changed slots back; the few entries whose probe runs past
+        the slots read go through :meth:`insert`. Only empty slots are filled, so the
+        table stays a valid linear-probing table at every byte a crash may tear."""
+        if len(homes) == 0:
+            return 0
+        capacity = 1 << self._log2
+        slots_at = (homes & np.uint64(self._mask)).astype(np.int64)
+        lo = int(slots_at.min())
+        pos = slots_at - lo
+        # Home order; a region's offsets fit 16 bits, which numpy sorts by radix.
+        order = (np.argsort(pos.astype(np.uint16), kind="stable")
+                 if int(pos.max()) <= 0xFFFF else np.argsort(pos))
+        pos, rows = pos[order], rows[order]
+        hi = min(capacity, lo + int(pos[-1]) + 1 + _SPILL)
+        at = _HEADER_SIZE + lo * _SLOT_SIZE
+        slots = self._read_slots(at, hi - lo)
+        done = fill_sorted(slots, pos, rows, known=known)
+        if done.placed:
+            pwrite_full(self._fd, memoryview(slots[done.start:done.stop]).cast("B"),
+                        at + done.start * _SLOT_SIZE)
+            self._dirty = True
+            self.live += done.placed
+        added = done.placed
+        for i in done.left.tolist():
+            tag, value = rows[i].tolist()
+            before = self.live
+            self._insert_key(int(homes[order[i]]), tag, value)
+            added += self.live - before
+        return added
+
+    def _read_slots(self, at: int, count: int) -> Any:
+        """``count`` slots from byte ``at`` into a reused scratch array (no fresh
+        half-megabyte allocation, and its page faults, per placement)."""
+        if len(self._scratch) < count:
+            self._scratch = np.empty((count, 2), dtype="<u4")
+        slots = self._scratch[:count]
+        got = os.preadv(self._fd, [memoryview(slots).cast("B")], at)
+        if got != count * _SLOT_SIZE:
+            raise StoreError(f"{self._path} is shorter than its header says")
+        return slots
 
     def delete(self, block_hash: bytes, offset: int) -> None:
         """Forget the pair (``block_hash``, ``offset``) if present."""

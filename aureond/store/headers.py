@@ -12,8 +12,10 @@ Files in the data directory (see :mod:`~aureond.store.records`,
 
 Write order and the recovery invariant
 --------------------------------------
-``append`` writes ``headers.dat``, then ``index.dat``, then the hash table; ``flush``
-fsyncs them in that order and only then raises the hash table's watermark. Truncation
+``append`` writes ``headers.dat``, then ``index.dat``, then the hash table (its inserts
+wait in memory until their region of the table is written, see
+:mod:`~aureond.store.hashbuffer`); ``flush`` fsyncs them in that order and only then
+raises the hash table's watermark, never past an insert still waiting. Truncation
 goes the other way: lower the watermark (durably), forget the hashes, cut
 ``index.dat``, cut ``headers.dat``, fsync. So at any crash point:
 
@@ -49,8 +51,8 @@ from aureond.chain.header import BlockHeader
 from aureond.chain.locator import locator_heights
 from aureond.chain.target import work_from_bits
 from aureond.clock import Clock
-from aureond.errors import EncodingError, StoreError
-from aureond.store.cache import HeaderLRU, RecentWindow, WindowEntry
+from aureond.errors import StoreError
+from aureond.store.cache import HeaderLRU, RecentWindow
 from aureond.store.directory import claim_directory
 from aureond.store.hashindex import HASH_INDEX_FILE
 from aureond.store.hashlookup import HashLookup
@@ -62,11 +64,13 @@ from aureond.store.records import (
     HEADERS_FILE,
     INDEX_FILE,
     INDEX_SIZE,
+    index_blob,
     pack_index,
     pread_full,
     pwrite_full,
     unpack_index,
 )
+from aureond.store.runs import check_run, cumulative_works, join_records
 from aureond.store.syncticket import SyncTicket
 
 __all__ = ["DEFAULT_TAIL_CHECK", "DEFAULT_WINDOW", "HeaderStore", "RETARGET_PERIOD"]
@@ -172,6 +176,12 @@ class HeaderStore:
             dropped_headers=repair.dropped, reasons=repair.reasons,
             hash_index_rebuilt=rebuilt and not fresh, hash_index_replayed=replayed)
 
+    @property
+    def pending_hash_inserts(self) -> int:
+        """Hash-table inserts waiting in memory for their region of the table (see
+        :mod:`~aureond.store.hashbuffer`); :meth:`flush` writes them all."""
+        return 0 if self._lookup is None else self._lookup.buffered
+
     def reserve(self, records: int) -> bool:
         """Size the hash table for ``records`` records now (one rebuild of what is
         stored) instead of doubling it on the way; True if it was rebuilt."""
@@ -182,32 +192,33 @@ class HeaderStore:
     def _load_window(self) -> None:
         self._window.clear()
         start = max(0, self._count - self._window.size)
-        for offset, raw, block_hash, work in self._read_raw_records(start, self._count):
-            self._window.push(self.meta.anchor_height + offset,
-                              WindowEntry(raw, block_hash, work))
-        last = self._window.get(self.tip_height)
-        if last is None:
+        for chunk_start in range(start, self._count, _READ_CHUNK):
+            n = min(self._count, chunk_start + _READ_CHUNK) - chunk_start
+            hblob, iblob = self._read_blobs(chunk_start, n)
+            hashes = [iblob[k:k + 32] for k in range(0, n * INDEX_SIZE, INDEX_SIZE)]
+            works = [int.from_bytes(iblob[k + 32:k + INDEX_SIZE], "big")
+                     for k in range(0, n * INDEX_SIZE, INDEX_SIZE)]
+            self._window.extend(self.meta.anchor_height + chunk_start, hblob, hashes, works)
+        last = self._window.tip
+        if last is None or self._window.first_height + len(self._window) - 1 != self.tip_height:
             raise StoreError(f"{self.directory}: the tip could not be read back")
         self._tip_hash, self._tip_work = last.hash, last.chainwork
 
-    def _read_records(self, start: int, stop: int) -> Iterator[tuple[int, BlockHeader, int]]:
-        """(offset, header, chainwork) for offsets [start, stop), read in chunks."""
-        for offset, raw, _, work in self._read_raw_records(start, stop):
-            yield offset, BlockHeader.parse(raw), work
+    def _read_blobs(self, start: int, n: int) -> tuple[bytes, bytes]:
+        """The raw headers.dat and index.dat bytes of records [start, start + n)."""
+        hblob = pread_full(self._hfd, n * HEADER_SIZE, start * HEADER_SIZE)
+        iblob = pread_full(self._ifd, n * INDEX_SIZE, start * INDEX_SIZE)
+        if len(hblob) != n * HEADER_SIZE or len(iblob) != n * INDEX_SIZE:
+            raise StoreError(f"{self.directory}: header files are shorter than expected")
+        return hblob, iblob
 
-    def _read_raw_records(self, start: int,
-                          stop: int) -> Iterator[tuple[int, bytes, bytes, int]]:
-        """(offset, raw header, hash as indexed, chainwork) for offsets [start, stop)."""
+    def _read_headers(self, start: int, stop: int) -> Iterator[BlockHeader]:
+        """The headers at offsets [start, stop), read in chunks."""
         for chunk_start in range(start, stop, _READ_CHUNK):
             n = min(stop, chunk_start + _READ_CHUNK) - chunk_start
-            hblob = pread_full(self._hfd, n * HEADER_SIZE, chunk_start * HEADER_SIZE)
-            iblob = pread_full(self._ifd, n * INDEX_SIZE, chunk_start * INDEX_SIZE)
-            if len(hblob) != n * HEADER_SIZE or len(iblob) != n * INDEX_SIZE:
-                raise StoreError(f"{self.directory}: header files are shorter than expected")
-            for k in range(n):
-                block_hash, work = unpack_index(iblob, k * INDEX_SIZE)
-                yield chunk_start + k, hblob[k * HEADER_SIZE:(k + 1) * HEADER_SIZE], \
-                    block_hash, work
+            hblob = self._read_blobs(chunk_start, n)[0]
+            for k in range(0, n * HEADER_SIZE, HEADER_SIZE):
+                yield BlockHeader.parse(hblob[k:k + HEADER_SIZE])
 
     def _work_of(self, bits: int) -> int:
         work = self._work_cache.get(bits)
@@ -276,16 +287,16 @@ class HeaderStore:
         return raw
 
     def hash_at(self, height: int) -> bytes | None:
-        entry = self._window.get(height)
-        if entry is not None:
-            return entry.hash
+        block_hash = self._window.hash_at(height)
+        if block_hash is not None:
+            return block_hash
         offset = self._offset(height)
         return None if offset is None else self._index_at(offset)[0]
 
     def chainwork_at(self, height: int) -> int | None:
-        entry = self._window.get(height)
-        if entry is not None:
-            return entry.chainwork
+        work = self._window.chainwork_at(height)
+        if work is not None:
+            return work
         offset = self._offset(height)
         return None if offset is None else self._index_at(offset)[1]
 
@@ -309,8 +320,7 @@ class HeaderStore:
         """Headers at heights [start, stop), clamped to what is stored."""
         first = max(start, self.meta.anchor_height) - self.meta.anchor_height
         last = min(stop, self.tip_height + 1) - self.meta.anchor_height
-        for _, header, _ in self._read_records(first, last):
-            yield header
+        yield from self._read_headers(first, last)
 
     def locator_hashes(self) -> list[bytes]:
         """A ``getheaders`` locator (see :func:`~aureond.chain.locator.locator_heights`)."""
@@ -330,33 +340,29 @@ class HeaderStore:
 
         The hash must be the double SHA-256 of the bytes (the header tree computed it
         when it validated them); it is not recomputed here. Linkage is checked."""
-        if not records:
+        if records:
+            self.append_run(*join_records(records, self.tip_height))
+
+    def append_run(self, blob: bytes, hashes: Sequence[bytes]) -> None:
+        """:meth:`append_raw` for a run of headers as one blob: ``blob`` is their
+        concatenated wire bytes, ``hashes`` one double SHA-256 per header, in order.
+
+        The run is checked as a whole (:mod:`~aureond.store.runs`) and the files are
+        written with one pwrite each. Raises ``StoreError`` naming the first bad
+        header; nothing is written then."""
+        if not hashes:
             return
         self._check_open()
+        n = len(hashes)
         tip_height = self.tip_height
-        prev, work = self._tip_hash, self._tip_work
-        works: list[int] = []
-        for k, (raw, block_hash) in enumerate(records):
-            if len(raw) != HEADER_SIZE or len(block_hash) != 32:
-                raise StoreError(f"header at height {tip_height + 1 + k} is not an 80-byte "
-                                 "header with a 32-byte hash")
-            if raw[4:36] != prev:
-                raise StoreError(
-                    f"header at height {tip_height + 1 + k} does not link to the "
-                    f"{'stored tip' if k == 0 else 'header before it in the batch'}")
-            try:
-                work += self._work_of(int.from_bytes(raw[72:76], "little"))
-            except EncodingError as exc:
-                raise StoreError(f"header at height {tip_height + 1 + k}: {exc}") from exc
-            works.append(work)
-            prev = block_hash
+        joined = check_run(blob, hashes, self._tip_hash, tip_height)
+        works = cumulative_works(blob, n, self._tip_work, tip_height, self._work_of)
         offset = self._count
-        if offset + len(records) > 0xFFFFFFFD:
+        if offset + n > 0xFFFFFFFD:
             raise StoreError("the header store is full (2**32 records)")
-        hblob = b"".join(raw for raw, _ in records)
-        iblob = b"".join(pack_index(h, w) for (_, h), w in zip(records, works, strict=True))
+        iblob = index_blob(joined, works)
         try:
-            pwrite_full(self._hfd, hblob, offset * HEADER_SIZE)
+            pwrite_full(self._hfd, blob, offset * HEADER_SIZE)
             pwrite_full(self._ifd, iblob, offset * INDEX_SIZE)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -364,20 +370,18 @@ class HeaderStore:
                 os.ftruncate(self._hfd, offset * HEADER_SIZE)
             raise StoreError(f"cannot append to the header store in {self.directory}: "
                              f"{exc}") from exc
-        self._count += len(records)
-        base = self.meta.anchor_height + offset
-        for k, ((raw, block_hash), w) in enumerate(zip(records, works, strict=True)):
-            self._window.push(base + k, WindowEntry(raw, block_hash, w))
-        self._tip_hash, self._tip_work = records[-1][1], works[-1]
-        self._pending += len(records)
-        self._index_hashes([h for _, h in records], offset)
+        self._count += n
+        self._window.extend(self.meta.anchor_height + offset, blob, hashes, works)
+        self._tip_hash, self._tip_work = hashes[-1], works[-1]
+        self._pending += n
+        self._index_hashes(iblob, offset)
         self._maybe_flush()
 
-    def _index_hashes(self, hashes: Sequence[bytes], offset: int) -> None:
+    def _index_hashes(self, iblob: bytes, offset: int) -> None:
         if self._lookup is None:
             raise StoreError("the header store is closed")
         try:
-            self._lookup.add(hashes, offset, self._count)
+            self._lookup.add(iblob, offset, self._count)
         except (OSError, StoreError) as exc:
             # The watermark must not be raised over a half-indexed batch: close, so
             # the only way on is a reopen, which re-inserts the tail.
@@ -392,10 +396,18 @@ class HeaderStore:
         by_time = (policy.every_seconds is not None and self._clock is not None
                    and self._clock.monotonic() - self._last_sync >= policy.every_seconds)
         if by_count or by_time:
-            self.flush()
+            self._flush(complete=False)
 
     def flush(self) -> None:
-        """Fsync everything appended so far; when this returns, it survives a crash."""
+        """Fsync everything appended so far; when this returns, it survives a crash.
+
+        It also writes out every hash-table insert still buffered, so the table's
+        watermark reaches the tip (a reopen replays nothing). The policy's automatic
+        flushes and :meth:`begin_sync` leave a large table's buffer be (see
+        :mod:`~aureond.store.hashlookup`)."""
+        self._flush(complete=True)
+
+    def _flush(self, *, complete: bool) -> None:
         self._check_open()
         assert self._lookup is not None
         try:
@@ -404,7 +416,7 @@ class HeaderStore:
         except OSError as exc:
             raise StoreError(f"cannot sync the header store in {self.directory}: "
                              f"{exc}") from exc
-        self._lookup.sync(self._count)
+        self._lookup.sync(self._count, complete=complete)
         self._pending = 0
         if self._clock is not None:
             self._last_sync = self._clock.monotonic()
@@ -413,10 +425,13 @@ class HeaderStore:
         """Start an fsync that may run in another thread (see ``SyncTicket``): run
         ``ticket.fsync()`` anywhere, then :meth:`finish_sync` here."""
         self._check_open()
-        assert self._lookup is not None
-        ticket = SyncTicket(self._count, self._lookup.generation, where=str(self.directory))
+        lookup = self._lookup
+        assert lookup is not None
+        lookup.settle(self._count)
+        ticket = SyncTicket(self._count, lookup.generation, where=str(self.directory),
+                            indexed=lookup.frontier(self._count))
         try:
-            for fd in (self._hfd, self._ifd, self._lookup.fileno()):
+            for fd in (self._hfd, self._ifd, lookup.fileno()):
                 ticket.fds.append(os.dup(fd))
         except OSError as exc:
             ticket.release()
@@ -432,7 +447,7 @@ class HeaderStore:
             return False
         covered = min(ticket.count, self._count)
         try:
-            if not self._lookup.mark_covered(covered, ticket.generation):
+            if not self._lookup.mark_covered(min(covered, ticket.indexed), ticket.generation):
                 return False
         except OSError as exc:
             raise StoreError(f"cannot update {HASH_INDEX_FILE}: {exc}") from exc

@@ -7,7 +7,8 @@ thread) notes how many records exist and duplicates the file descriptors;
 :meth:`SyncTicket.fsync` does nothing but ``fsync(2)`` on those duplicates, so it may
 run in a worker thread while the store keeps appending (it never touches the store's
 Python state); ``HeaderStore.finish_sync`` (back on the store's thread) then raises
-the hash table's watermark to what the fsync covered, unless the store was cut
+the hash table's watermark to what the fsync covered (at most ``indexed``: inserts
+still buffered in memory were not in the file to be fsynced), unless the store was cut
 (reorg) or its table rebuilt in the meantime, in which case it claims nothing and the
 next sync covers it. Records appended during the fsync may or may not be durable; only
 those counted at ``begin_sync`` are promised.
@@ -35,6 +36,13 @@ class SyncTicket:
     fds: list[int] = field(default_factory=list)
     """Duplicated descriptors of the files to fsync; owned by the ticket."""
     where: str = ""
+    indexed: int = -1
+    """Records the hash table itself held when the ticket was taken (the rest were
+    still buffered): the most its watermark may claim. -1: the same as ``count``."""
+
+    def __post_init__(self) -> None:
+        if self.indexed < 0:
+            self.indexed = self.count
 
     def fsync(self) -> None:
         """fsync every file of the ticket (thread-safe: system calls only)."""

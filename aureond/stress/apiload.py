@@ -6,7 +6,8 @@ peers, and serves the real HTTP API (``create_app``: every middleware, the node'
 metrics) on loopback. A load generator in its own process
 (:mod:`aureond.stress.loadgen`) starts requests at fixed rates on ``/health``,
 ``/metrics`` and ``POST /v1/proofs/verify`` from the moment the sync starts until
-after it ends.
+after it ends: the node starts syncing once the load generator says it is sending (a
+sync of 200,000 headers takes about a second, less than the generator takes to start).
 
 Each request is an operation. It succeeds when the answer is right for the moment it
 was asked: ``/health`` 200 or 503 with a health document; ``/metrics`` 200 with the
@@ -84,19 +85,28 @@ async def _wait_synced(stack: NodeStack, tip_hash: bytes, deadline: float) -> fl
     return None
 
 
-async def _loadgen(config: dict[str, Any], out_file: Path) -> dict[str, Any]:
+async def _loadgen(config: dict[str, Any], out_file: Path,
+                   ready: asyncio.Event) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "aureond.stress.loadgen", str(out_file),
-        stdin=asyncio.subprocess.PIPE)
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     try:
         async with asyncio.timeout(float(config["seconds"]) + LOADGEN_SLACK):
-            await proc.communicate(json.dumps(config).encode())
+            proc.stdin.write(json.dumps(config).encode())
+            await proc.stdin.drain()
+            proc.stdin.close()
+            if await proc.stdout.readline() == b"ready\n":
+                ready.set()
+            await proc.stdout.read()
+            await proc.wait()
     except BaseException:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
         raise
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not ready.is_set():
         raise RuntimeError(f"the load generator exited with {proc.returncode}")
     result: dict[str, Any] = json.loads(
         await asyncio.to_thread(out_file.read_text, encoding="utf-8"))
@@ -138,11 +148,18 @@ async def _run(ctx: RunContext) -> Outcome:
                       "rates": {"health": sizes.health_rate, "metrics": sizes.metrics_rate,
                                 "proof": sizes.proof_rate}}
             freeze_heap()  # as the daemon does once it is up (aureond.heap)
+            ready = asyncio.Event()
+            loading = asyncio.create_task(_loadgen(config, ctx.work_dir / "load.json", ready))
+            ready_or_done = asyncio.create_task(ready.wait())
+            await asyncio.wait((loading, ready_or_done), return_when=asyncio.FIRST_COMPLETED)
+            ready_or_done.cancel()
+            if loading.done():
+                loading.result()  # the generator failed before it was ready: raise why
             async with stack:
                 began = time.monotonic()
                 synced = asyncio.create_task(_wait_synced(
                     stack, served.tip_hash, began + sizes.api_seconds + LOADGEN_SLACK))
-                load = await _loadgen(config, ctx.work_dir / "load.json")
+                load = await loading
                 synced_at = await synced
         finally:
             await runner.cleanup()

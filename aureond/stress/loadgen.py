@@ -8,7 +8,10 @@ a slow server shows up as latency, not as a lower request rate. At most
     {"base": "http://127.0.0.1:PORT", "seconds": S, "max_outstanding": N,
      "rates": {"health": R, "metrics": R, "proof": R}, "proofs": [{...}, ...]}
 
-and writes one JSON object to the file named by its one argument:
+Once its first ``/health`` request has been answered (server up, connection open) it
+writes ``ready`` and a newline to stdout, and only then starts the clock and the
+load: the caller starts what it wants measured on that line. At the end it writes one
+JSON object to the file named by its one argument:
 ``{"samples": [[kind, start, seconds, status, ok, height], ...], "skipped": N}``.
 ``start`` is ``time.monotonic()`` (the same clock in every process of this machine);
 ``ok`` says the body had the expected form (for a proof: ``"valid": true``);
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -90,6 +94,20 @@ class _Load:
             delay = due - time.monotonic()
             await asyncio.sleep(max(0.0, delay))
 
+    async def warm_up(self) -> None:
+        """One unrecorded ``/health`` request, retried until the server answers."""
+        deadline = time.monotonic() + REQUEST_TIMEOUT
+        while True:
+            try:
+                async with asyncio.timeout(REQUEST_TIMEOUT), \
+                        self._session.get(self._base + "/health") as resp:
+                    await resp.read()
+                    return
+            except (aiohttp.ClientError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.01)
+
     async def run(self, seconds: float, rates: dict[str, float]) -> None:
         until = time.monotonic() + seconds
         async with asyncio.TaskGroup() as group:
@@ -103,6 +121,8 @@ async def _main(config: dict[str, Any]) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=int(config.get("max_outstanding", 256)))
     async with aiohttp.ClientSession(connector=connector) as session:
         load = _Load(session, config)
+        await load.warm_up()
+        os.write(sys.stdout.fileno(), b"ready\n")  # one short line, before the load
         await load.run(float(config["seconds"]), dict(config["rates"]))
     return {"samples": load.samples, "skipped": load.skipped}
 

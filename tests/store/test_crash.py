@@ -18,12 +18,14 @@ from aureond.chain.header import BlockHeader
 from tests.conftest import ROOT
 from tests.store.chaingen import REGTEST_WORK, make_chain
 from tests.store.conftest import open_regtest
-from tests.store.crash_writer import CHAIN_LENGTH
+from tests.store.crash_writer import BUFFERED_CHAIN_LENGTH, CHAIN_LENGTH
 
 KILLS = 20
+BUFFERED_KILLS = 8
 
 
-def _run_writer(path: Path, seed: int, rng: random.Random) -> tuple[int, int]:
+def _run_writer(path: Path, seed: int, rng: random.Random,
+                *, buffered: bool = False) -> tuple[int, int]:
     """Run one writer until it is killed; return (its exit code, last durable height).
 
     The last flush or truncation the writer saw return fixes the height the store
@@ -34,6 +36,8 @@ def _run_writer(path: Path, seed: int, rng: random.Random) -> tuple[int, int]:
     args = [sys.executable, "-m", "tests.store.crash_writer", str(path), str(seed)]
     if self_kill:
         args.append(str(rng.randrange(1, 60)))
+    if buffered:
+        args.append("--buffered")
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     flushed = -1
@@ -58,6 +62,7 @@ def _run_writer(path: Path, seed: int, rng: random.Random) -> tuple[int, int]:
 
 def _check_prefix(path: Path, chain: list[BlockHeader], flushed: int) -> bool:
     """Reopen and check the store is a prefix of ``chain``; True when it had to repair."""
+    length = len(chain)
     with open_regtest(path, chain[0]) as store:
         tip = store.tip_height
         assert tip >= flushed, f"lost flushed headers: tip {tip} < flushed {flushed}"
@@ -66,8 +71,10 @@ def _check_prefix(path: Path, chain: list[BlockHeader], flushed: int) -> bool:
         assert list(store.iter_range(0, tip + 1)) == chain[:tip + 1]
         for height in range(max(0, tip - 300), tip + 1):
             assert store.height_of(chain[height].hash) == height
-        for height in range(tip + 1, min(CHAIN_LENGTH, tip + 300)):
+        for height in range(tip + 1, min(length, tip + 300)):
             assert store.height_of(chain[height].hash) is None
+        for height in range(0, tip + 1, 37):  # the table, below and above its watermark
+            assert store.height_of(chain[height].hash) == height
         report = store.heal_report
         return report.healed or report.hash_index_replayed > 0
 
@@ -85,3 +92,22 @@ def test_sigkill_at_random_points_always_reopens_to_a_prefix(tmp_path: Path) -> 
         healed += _check_prefix(tmp_path, chain, flushed)
     assert killed >= KILLS - 2
     assert healed >= 1, "no kill ever tore the tail; the test provoked nothing"
+
+
+def test_sigkill_with_buffered_hash_inserts_always_reopens_to_a_prefix(
+        tmp_path: Path) -> None:
+    """The same with a table whose inserts wait in memory (two regions, placed and
+    torn now and then) and sync tickets that leave the buffer be: every kill reopens
+    to a prefix that finds every hash, with nothing flushed lost."""
+    chain = make_chain(BUFFERED_CHAIN_LENGTH)
+    rng = random.Random(20250101)
+    killed = replayed = 0
+    for seed in range(BUFFERED_KILLS):
+        code, flushed = _run_writer(tmp_path, seed, rng, buffered=True)
+        if code == -signal.SIGKILL:
+            killed += 1
+        else:
+            assert code == 0, f"writer {seed} failed with exit code {code}"
+        replayed += _check_prefix(tmp_path, chain, flushed)
+    assert killed >= BUFFERED_KILLS - 1
+    assert replayed >= 1, "no kill left buffered inserts to replay; nothing was provoked"
