@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from aureond.devnet import RegtestNode, regtest_address, wait_until
 from tests.integration.daemon import DaemonProcess, wait_for
 from tests.integration.test_reorg_real import _peer, metric_samples, metric_value
@@ -17,6 +19,7 @@ B_BLOCKS = 3600
 OTHER_ADDRESS = regtest_address("the heavier chain")
 
 
+@pytest.mark.node_kinds("sv")
 def test_a_heavier_chain_forking_below_the_window_is_followed(
         node_pair: tuple[RegtestNode, RegtestNode], tmp_path: Path) -> None:
     a, b = node_pair

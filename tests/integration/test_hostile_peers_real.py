@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from aureond.chain.params import SV_REGTEST
 from aureond.devnet import RegtestNode
 from aureond.stress.fakepeer import Behaviour
@@ -41,6 +43,7 @@ def _synced_and_not_behind(daemon: DaemonProcess, height: int) -> bool:
                 and body["sync"]["state"] == "synced")
 
 
+@pytest.mark.node_kinds("sv")
 def test_a_stalling_sync_peer_does_not_hold_the_initial_sync(
         regtest_node: RegtestNode, tmp_path: Path) -> None:
     regtest_node.generate(BLOCKS)
@@ -58,6 +61,7 @@ def test_a_stalling_sync_peer_does_not_hold_the_initial_sync(
         assert daemon.terminate() == 0
 
 
+@pytest.mark.node_kinds("sv")
 def test_a_replaying_peer_is_not_asked_again(regtest_node: RegtestNode,
                                             tmp_path: Path) -> None:
     regtest_node.generate(BLOCKS)
@@ -78,6 +82,7 @@ def test_a_replaying_peer_is_not_asked_again(regtest_node: RegtestNode,
         assert daemon.terminate() == 0
 
 
+@pytest.mark.node_kinds("sv")
 def test_a_peer_claiming_more_than_it_has_does_not_keep_health_behind(
         regtest_node: RegtestNode, tmp_path: Path) -> None:
     regtest_node.generate(BLOCKS)

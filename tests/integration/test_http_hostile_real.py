@@ -78,6 +78,7 @@ def _tracebacks(daemon: DaemonProcess) -> list[dict[str, Any]]:
     return [line for line in daemon.log_lines() if "exception" in line]
 
 
+@pytest.mark.node_kinds("sv")
 def test_a_hundred_aborted_posts_do_not_fail_health(start: Any) -> None:
     daemon = start()
 
@@ -106,6 +107,7 @@ def test_a_hundred_aborted_posts_do_not_fail_health(start: Any) -> None:
     assert "http.unhandled_error" not in {line.get("event") for line in daemon.log_lines()}
 
 
+@pytest.mark.node_kinds("sv")
 def test_a_loopback_flood_of_v1_leaves_the_health_probe_answered(start: Any) -> None:
     daemon = start()
 
@@ -123,6 +125,7 @@ def test_a_loopback_flood_of_v1_leaves_the_health_probe_answered(start: Any) -> 
     assert log.statuses == {"200": len(log.results)}, log.statuses
 
 
+@pytest.mark.node_kinds("sv")
 def test_slow_heads_slow_bodies_and_idle_connections_are_closed_in_time(
         start: Any) -> None:
     daemon = start()
@@ -182,6 +185,7 @@ async def _eof_within(reader: asyncio.StreamReader, seconds: float) -> bool:
     return not data
 
 
+@pytest.mark.node_kinds("sv")
 def test_more_idle_connections_than_the_cap_leave_health_and_the_store_working(
         start: Any) -> None:
     # The cap is derived: an open-file limit of 256 less a reserve of 128. The
@@ -227,6 +231,7 @@ BROKEN = (
 )
 
 
+@pytest.mark.node_kinds("sv")
 def test_broken_request_lines_are_one_info_line_each_without_traceback(start: Any) -> None:
     daemon = start()
 
@@ -249,6 +254,7 @@ def test_broken_request_lines_are_one_info_line_each_without_traceback(start: An
                         {"reason": "bad_request"}) == 25
 
 
+@pytest.mark.node_kinds("sv")
 def test_expect_continue_with_a_huge_body_is_413_and_never_100(start: Any) -> None:
     daemon = start()
 
@@ -270,6 +276,7 @@ def test_expect_continue_with_a_huge_body_is_413_and_never_100(start: Any) -> No
     assert json.loads(rest)["error"]["code"] == "body_too_large"
 
 
+@pytest.mark.node_kinds("sv")
 def test_a_connection_cap_beyond_the_open_file_limit_stops_start_up(tmp_path: Path) -> None:
     daemon = DaemonProcess(tmp_path / "aureond", connect=["127.0.0.1:1"], nofile=256,
                            env={"AUREOND_HTTP__MAX_CONNECTIONS": "1000"})
