@@ -152,7 +152,7 @@ def _fast(params: NetworkParams, ctx: ChainContext, raw: bytes, n: int,
     else:
         expected[0] = ctx.bits
         expected[1:] = bits[:-1]
-    if len(boundary_idx):
+    if boundary_idx:
         running = ctx
         for i in boundary_idx:
             running = _context_before(params, ctx, raw, hashes, i, running)
