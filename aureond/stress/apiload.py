@@ -122,8 +122,11 @@ async def _run(ctx: RunContext) -> Outcome:
                       merkle_of=committed_merkle_of)
     served.extend(raw)
     proofs = electrum_proofs(sizes.api_chain)
-    if ctx.inject_failure and proofs:
-        proofs[0] = {**proofs[0], "pos": (proofs[0]["pos"] + 1)}
+    if ctx.inject_failure:
+        # Every proof's position is off by one: the load starts before the sync, so
+        # the first proofs are rightly answered 404 (not synced yet); the later ones
+        # must be judged wrong.
+        proofs = [{**p, "pos": p["pos"] + 1} for p in proofs]
     peers = [FakePeer(REGTEST, served, Behaviour.HONEST, nonce=i + 1)
              for i in range(sizes.api_peers)]
     try:
