@@ -66,6 +66,14 @@ class InsertBuffer:
         self._sizes = [0] * self.regions
         self.count = 0
 
+    def adopt(self, old: InsertBuffer) -> None:
+        """Reuse the (empty) arrays of ``old``, the buffer of the table this one's
+        replaces, where the regions are the same size: a rebuild does not free and
+        then grow them again."""
+        if old.region_log2 == self.region_log2 and not old.count:
+            for r in range(min(self.regions, old.regions)):
+                self._homes[r], self._rows[r] = old._homes[r], old._rows[r]
+
     def region_of(self, home: int) -> int:
         return (home & int(self._mask)) >> self.region_log2
 

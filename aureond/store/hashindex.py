@@ -156,7 +156,8 @@ class HashIndex:
         self.deleted = deleted
         self.covered = covered
         self._dirty = False
-        self._scratch: Any = np.empty((0, 2), dtype="<u4")
+        self.scratch: Any = np.empty((0, 2), dtype="<u4")
+        """Reused by :meth:`place` for the slots it reads."""
 
     # -- opening and rebuilding ------------------------------------------------------
 
@@ -419,9 +420,9 @@ class HashIndex:
     def _read_slots(self, at: int, count: int) -> Any:
         """``count`` slots from byte ``at`` into a reused scratch array (no fresh
         half-megabyte allocation, and its page faults, per placement)."""
-        if len(self._scratch) < count:
-            self._scratch = np.empty((count, 2), dtype="<u4")
-        slots = self._scratch[:count]
+        if len(self.scratch) < count:
+            self.scratch = np.empty((count, 2), dtype="<u4")
+        slots = self.scratch[:count]
         got = os.preadv(self._fd, [memoryview(slots).cast("B")], at)
         if got != count * _SLOT_SIZE:
             raise StoreError(f"{self._path} is shorter than its header says")

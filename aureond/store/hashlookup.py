@@ -56,9 +56,12 @@ class HashLookup:
             raise StoreError("the header store is closed")
         return self._table
 
-    def _use(self, table: HashIndex) -> None:
+    def _use(self, table: HashIndex, scratch: object = None) -> None:
         self._table = table
-        self._buffer = InsertBuffer(table.log2)
+        old, self._buffer = self._buffer, InsertBuffer(table.log2)
+        self._buffer.adopt(old)
+        if scratch is not None:
+            table.scratch = scratch  # the same half megabyte, not a fresh one per rebuild
 
     @property
     def buffered(self) -> int:
@@ -159,11 +162,13 @@ class HashLookup:
         """A fresh table from the first ``count`` records of ``index.dat``."""
         self.generation += 1
         self._buffer.clear()
+        scratch = None
         if self._table is not None:
+            scratch = self._table.scratch
             self._table.close()
             self._table = None
         self._use(HashIndex.build_from_records(self._path, self._index_runs(0, count),
-                                               count, reserve=reserve))
+                                               count, reserve=reserve), scratch)
 
     def cut(self, keep: int, count: int) -> None:
         """Before ``index.dat`` is cut from ``count`` to ``keep`` records: lower the
