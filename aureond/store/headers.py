@@ -43,9 +43,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aureond.chain.header import BlockHeader
 from aureond.chain.locator import locator_heights
@@ -380,11 +381,16 @@ class HeaderStore:
     def _index_hashes(self, iblob: bytes, offset: int) -> None:
         if self._lookup is None:
             raise StoreError("the header store is closed")
+        self._guard(self._lookup.add, iblob, offset, self._count)
+
+    def _guard(self, call: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Run a hash-lookup step that may write the table. On failure the store
+        closes: the watermark must not be raised over a half-indexed batch or a
+        half-placed buffer, so the only way on is a reopen, which re-inserts the
+        tail."""
         try:
-            self._lookup.add(iblob, offset, self._count)
+            call(*args, **kwargs)
         except (OSError, StoreError) as exc:
-            # The watermark must not be raised over a half-indexed batch: close, so
-            # the only way on is a reopen, which re-inserts the tail.
             self._close_fds()
             raise StoreError(f"cannot update {HASH_INDEX_FILE}: {exc}; reopen the store "
                              "to heal it") from exc
@@ -416,7 +422,7 @@ class HeaderStore:
         except OSError as exc:
             raise StoreError(f"cannot sync the header store in {self.directory}: "
                              f"{exc}") from exc
-        self._lookup.sync(self._count, complete=complete)
+        self._guard(self._lookup.sync, self._count, complete=complete)
         self._pending = 0
         if self._clock is not None:
             self._last_sync = self._clock.monotonic()
@@ -427,7 +433,7 @@ class HeaderStore:
         self._check_open()
         lookup = self._lookup
         assert lookup is not None
-        lookup.settle(self._count)
+        self._guard(lookup.settle, self._count)
         ticket = SyncTicket(self._count, lookup.generation, where=str(self.directory),
                             indexed=lookup.frontier(self._count))
         try:
@@ -490,7 +496,7 @@ class HeaderStore:
         if entry is None:
             raise StoreError(f"{self.directory}: the new tip could not be read back")
         self._tip_hash, self._tip_work = entry.hash, entry.chainwork
-        lookup.sync(keep)
+        self._guard(lookup.sync, keep)
 
     # -- lifecycle ---------------------------------------------------------------------
 
