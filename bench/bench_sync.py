@@ -26,9 +26,7 @@ aureond validating and storing), as they would in production.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,26 +40,16 @@ from aureond.chain.header import HEADER_SIZE
 from aureond.chain.params import NetworkParams, get_network
 from aureond.devnet import KINDS, RegtestNode, ensure_binaries
 from aureond.wire import (
-    PROTOCOL_VERSION,
-    FrameDecoder,
     GetHeaders,
     Headers,
-    Message,
-    NetAddress,
-    Ping,
-    Pong,
-    Verack,
-    Version,
-    decode_frame,
-    encode_message,
 )
 from bench.common import markdown_table
 from tests.integration.daemon import DaemonProcess, wait_for
+from tests.integration.rawpeer import RawPeer as BaseRawPeer
 
 MINE_BATCH = 2_000
 SOCKET_TIMEOUT = 30.0
 SYNC_TIMEOUT = 300.0
-READ_CHUNK = 256 * 1024
 TARGET_RATIO = 2.0
 HTTP_UNLIMITED = {"AUREOND_HTTP__RATE_PER_SECOND": "100000",
                   "AUREOND_HTTP__RATE_BURST": "100000",
@@ -69,51 +57,12 @@ HTTP_UNLIMITED = {"AUREOND_HTTP__RATE_PER_SECOND": "100000",
                   "AUREOND_HTTP__MONITORING_RATE_BURST": "100000"}
 
 
-class RawPeer:
-    """A blocking P2P connection that only does what the benchmark needs."""
+class RawPeer(BaseRawPeer):
+    """The test harness's raw connection, plus the download loop the benchmark times."""
 
     def __init__(self, host: str, port: int, params: NetworkParams) -> None:
-        self._sock = socket.create_connection((host, port), timeout=SOCKET_TIMEOUT)
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._params = params
-        self._decoder = FrameDecoder(params.magic, params.max_payload)
-        self._host, self._port = host, port
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def send(self, message: Message) -> None:
-        self._sock.sendall(encode_message(message, self._params.magic,
-                                          max_payload=self._params.max_payload))
-
-    def receive(self) -> Message:
-        while True:
-            frame = self._decoder.next_frame()
-            if frame is not None:
-                message = decode_frame(frame)
-                if isinstance(message, Ping):
-                    self.send(Pong(message.nonce))
-                    continue
-                return message
-            data = self._sock.recv(READ_CHUNK)
-            if not data:
-                raise ConnectionError("the node closed the connection")
-            self._decoder.receive_data(data)
-
-    def handshake(self) -> None:
-        self.send(Version(version=PROTOCOL_VERSION, services=0, timestamp=int(time.time()),
-                          receiver=NetAddress.from_host(self._host, self._port),
-                          sender=NetAddress(0, bytes(16), 0),
-                          nonce=int.from_bytes(os.urandom(8), "little"),
-                          user_agent="/aureond-bench:0/", start_height=0, relay=False))
-        got_version = got_verack = False
-        while not (got_version and got_verack):
-            message = self.receive()
-            if isinstance(message, Version):
-                got_version = True
-                self.send(Verack())
-            elif isinstance(message, Verack):
-                got_verack = True
+        super().__init__(host, port, params, timeout=SOCKET_TIMEOUT,
+                         user_agent="/aureond-bench:0/")
 
     def download(self, start: bytes, *, link: bool = False) -> int:
         """Ask for headers from ``start`` until the node has no more; the count.

@@ -10,8 +10,6 @@ their target in scrypt, as aureond's validator checks.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Iterator
 
@@ -26,21 +24,12 @@ from aureond.chain.params import LITECOIN_REGTEST, NetworkParams
 from aureond.chain.tx import parse_block
 from aureond.devnet import LITECOIN, RegtestNode, listening_addresses
 from aureond.wire import (
-    PROTOCOL_VERSION,
-    FrameDecoder,
     GetData,
     InvType,
     InvVector,
-    Message,
-    NetAddress,
-    Ping,
-    Pong,
     Unknown,
-    Verack,
-    Version,
-    decode_frame,
-    encode_message,
 )
+from tests.integration.rawpeer import RawPeer
 
 pytestmark = pytest.mark.node_kinds("litecoin")
 
@@ -51,44 +40,12 @@ NODE_MWEB = 1 << 24
 TIMEOUT = 30.0
 
 
-class _Peer:
-    """A blocking P2P connection: handshake, getdata, read the answer."""
+class _Peer(RawPeer):
+    """A raw connection after its handshake; ``block`` asks for one block."""
 
     def __init__(self, address: tuple[str, int], params: NetworkParams) -> None:
-        self._sock = socket.create_connection(address, timeout=TIMEOUT)
-        self._params = params
-        self._decoder = FrameDecoder(params.magic, params.max_payload)
-        self.send(Version(PROTOCOL_VERSION, 0, int(time.time()),
-                          NetAddress.from_host(*address), NetAddress(0, bytes(16), 0),
-                          int.from_bytes(os.urandom(8), "little"), "/aureond-test:0/", 0,
-                          False))
-        seen: set[type[Message]] = set()
-        while not {Version, Verack} <= seen:
-            message = self.receive()
-            seen.add(type(message))
-            if isinstance(message, Version):
-                self.send(Verack())
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def send(self, message: Message) -> None:
-        self._sock.sendall(encode_message(message, self._params.magic,
-                                          max_payload=self._params.max_payload))
-
-    def receive(self) -> Message:
-        while True:
-            frame = self._decoder.next_frame()
-            if frame is not None:
-                message = decode_frame(frame)
-                if isinstance(message, Ping):
-                    self.send(Pong(message.nonce))
-                    continue
-                return message
-            data = self._sock.recv(65536)
-            if not data:
-                raise ConnectionError("the node closed the connection")
-            self._decoder.receive_data(data)
+        super().__init__(*address, params, timeout=TIMEOUT)
+        self.handshake()
 
     def block(self, block_hash: str, inv_type: int) -> bytes:
         self.send(GetData((InvVector(inv_type, hash_from_display(block_hash)),)))
